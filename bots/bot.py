@@ -1,0 +1,415 @@
+"""One bot account at work: log in, keep its keys, sync, and hand commands to the
+dispatcher, each exactly once (also those that arrived while it was down).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from nio import (
+    AsyncClient,
+    InviteMemberEvent,
+    JoinError,
+    MegolmEvent,
+    MessageDirection,
+    RoomMemberEvent,
+    RoomMessagesResponse,
+    RoomMessageText,
+    SyncResponse,
+)
+
+from bots.commands.dispatcher import Dispatcher, IncomingMessage
+from bots.commands.router import Command, Role
+from bots.config import Config, server_of
+from bots.i18n import Catalog
+from bots.matrix import content as mc
+from bots.matrix.crosssigning import KeyFile
+from bots.matrix.outbox import Outbox
+from bots.matrix.powerlevels import creators, user_power
+from bots.matrix.session import StartupError, log_in, make_client, prepare_encryption
+from bots.permissions import Permissions
+from bots.store.database import Database
+from bots.store.events import EventStore
+from bots.store.ledger import SendLedger
+from bots.store.sessions import SessionStore
+
+log = logging.getLogger(__name__)
+
+SYNC_TIMEOUT_MS = 30_000
+#: each room's timeline in /sync; a longer gap is fetched with /messages
+TIMELINE_LIMIT = 50
+
+
+@dataclass
+class BotDirectory:
+    """The yakuba bots of this installation and their commands (for !help and routing)."""
+
+    commands_by_user: dict[str, list[Command]] = field(default_factory=dict)
+
+    def commands_in_room(self, members: Sequence[str]) -> list[Command]:
+        found: list[Command] = []
+        for user_id in sorted(self.commands_by_user):
+            if user_id in members:
+                found.extend(self.commands_by_user[user_id])
+        return found
+
+
+@dataclass
+class _Undecryptable:
+    event: MegolmEvent
+    room_id: str
+    deadline: float
+
+
+class Bot:
+    def __init__(
+        self,
+        name: str,
+        config: Config,
+        db: Database,
+        catalog: Catalog,
+        commands: Sequence[Command],
+        directory: BotDirectory,
+        clock: Callable[[], float] = time.time,
+        undecryptable_grace_s: float = 10.0,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.bot_config = config.bots[name]
+        self.user_id = self.bot_config.user_id
+        self._clock = clock
+        self._grace = undecryptable_grace_s
+        self._sessions = SessionStore(db)
+        self._events = EventStore(db)
+        store_dir = config.data_dir / "bots" / name
+        pickle_key = self.bot_config.pickle_key.get()
+        self.client: AsyncClient = make_client(
+            config.homeserver.url, self.user_id, store_dir / "e2ee", pickle_key
+        )
+        self._key_file = KeyFile(store_dir / "cross_signing.keys", pickle_key)
+        self.outbox = Outbox(self.client, SendLedger(db), clock)
+        self.permissions = Permissions(config, self._power, self._room_names)
+        self.directory = directory
+        directory.commands_by_user[self.user_id] = list(commands)
+        self.dispatcher = Dispatcher(
+            name, self.user_id, commands, catalog, config.language_for,
+            self._events, self.outbox.send, self.permissions.has_role, clock,
+        )
+        self._catalog = catalog
+        self._http: aiohttp.ClientSession | None = None
+        self._create_events: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._alias_cache: dict[str, str | None] = {}
+        self._undecryptable: list[_Undecryptable] = []
+        self._stopping = asyncio.Event()
+        self.sync_count = 0
+        self.synced = asyncio.Condition()
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Log in, make the device trusted, and join the configured rooms."""
+        self._http = aiohttp.ClientSession()
+        password = self.bot_config.password.get()
+        try:
+            await log_in(self.client, self.name, self._sessions, password, f"yakuba {self.name}")
+            await prepare_encryption(self.client, self._http, self._key_file, password)
+        except (aiohttp.ClientError, OSError) as exc:
+            raise StartupError(
+                f"bot {self.name}: cannot reach the homeserver at {self.config.homeserver.url} "
+                f"(check homeserver.url): {exc.__class__.__name__}"
+            ) from exc
+        await self._set_display_name()
+        for index, ref in enumerate(self.bot_config.rooms):
+            response = await self.client.join(ref)
+            if isinstance(response, JoinError):
+                log.error(
+                    "bot %s cannot join %s (bots.%s.rooms[%d]): %s",
+                    self.name, ref, self.name, index, response.message,
+                )
+        await self.outbox.retry_pending()
+
+    async def _set_display_name(self) -> None:
+        wanted = self.bot_config.display_name
+        if not wanted:
+            return
+        current = await self.client.get_displayname()
+        if getattr(current, "displayname", None) != wanted:
+            await self.client.set_displayname(wanted)
+
+    async def run(self) -> None:
+        """Start, then sync until `stop()`."""
+        await self.start()
+        try:
+            await self.sync_loop()
+        finally:
+            await self.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    # --- sync ------------------------------------------------------------------------
+
+    async def sync_loop(self) -> None:
+        session = await self._sessions.get_session(self.name)
+        since = session.sync_token if session else None
+        full_state = True  # nio keeps no room state across restarts
+        backoff = 1.0
+        sync_filter = {"room": {"timeline": {"limit": TIMELINE_LIMIT}}}
+        while not self._stopping.is_set():
+            sync = asyncio.ensure_future(
+                self.client.sync(
+                    timeout=SYNC_TIMEOUT_MS, since=since, full_state=full_state,
+                    sync_filter=sync_filter,
+                )
+            )
+            stop = asyncio.ensure_future(self._stopping.wait())
+            await asyncio.wait({sync, stop}, return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            if not sync.done():
+                sync.cancel()
+                break
+            try:
+                response = sync.result()
+            except Exception as exc:
+                log.warning("bot %s: sync failed (%r); retrying in %.0f s", self.name, exc, backoff)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+                continue
+            if not isinstance(response, SyncResponse):
+                log.warning("bot %s: sync refused: %s; retrying", self.name, response)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+                continue
+            backoff = 1.0
+            await self._after_sync(response, since)
+            since, full_state = response.next_batch, False
+            await self._sessions.save_sync(self.name, since, int(self._clock() * 1000))
+            async with self.synced:
+                self.sync_count += 1
+                self.synced.notify_all()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def wait_synced(self, count: int = 1) -> None:
+        """Wait until `count` more syncs were handled (tests and health checks)."""
+        async with self.synced:
+            target = self.sync_count + count
+            await self.synced.wait_for(lambda: self.sync_count >= target)
+
+    async def _after_sync(self, response: SyncResponse, since: str | None) -> None:
+        await self._crypto_housekeeping()
+        await self._handle_invites(response)
+        for room_id, info in response.rooms.join.items():
+            self._remember_state(room_id, [*info.state, *info.timeline.events])
+            await self._record_join(room_id, [*info.state, *info.timeline.events])
+            events = list(info.timeline.events)
+            if info.timeline.limited and since is not None and info.timeline.prev_batch:
+                events = await self._fetch_gap(room_id, info.timeline.prev_batch, since) + events
+            for event in events:
+                await self._handle_timeline_event(room_id, event)
+        await self._retry_undecryptable()
+        if self.outbox.has_failures:
+            await self.outbox.retry_pending()
+
+    async def _crypto_housekeeping(self) -> None:
+        client = self.client
+        await client.send_to_device_messages()
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
+
+    async def _fetch_gap(self, room_id: str, prev_batch: str, since: str) -> list[Any]:
+        """Events between the last sync and this limited timeline, oldest first."""
+        gap: list[Any] = []
+        start = prev_batch
+        for _ in range(100):  # bounded: at most 100 pages of 100 events
+            response = await self.client.room_messages(
+                room_id, start, end=since, direction=MessageDirection.back, limit=100
+            )
+            if not isinstance(response, RoomMessagesResponse) or not response.chunk:
+                break
+            gap.extend(response.chunk)
+            if not response.end or response.end == start:
+                break
+            start = response.end
+        gap.reverse()
+        return gap
+
+    # --- rooms -----------------------------------------------------------------------
+
+    async def _handle_invites(self, response: SyncResponse) -> None:
+        for room_id, info in response.rooms.invite.items():
+            inviter = next(
+                (
+                    e.sender
+                    for e in info.invite_state
+                    if isinstance(e, InviteMemberEvent)
+                    and e.state_key == self.user_id
+                    and e.membership == "invite"
+                ),
+                None,
+            )
+            if inviter is not None and self._may_invite(inviter):
+                result = await self.client.join(room_id)
+                if isinstance(result, JoinError):
+                    log.warning("bot %s: joining %s failed: %s", self.name, room_id, result.message)
+                else:
+                    log.info("bot %s joined %s (invited by %s)", self.name, room_id, inviter)
+            else:
+                log.warning(
+                    "bot %s: declined invitation to %s from %s (server not in "
+                    "security.allowed_homeservers)", self.name, room_id, inviter,
+                )
+                await self.client.room_leave(room_id)
+
+    def _may_invite(self, inviter: str) -> bool:
+        try:
+            return server_of(inviter) in self.config.inviter_servers
+        except ValueError:
+            return False
+
+    def _remember_state(self, room_id: str, events: Sequence[Any]) -> None:
+        for event in events:
+            source = getattr(event, "source", None) or {}
+            if source.get("type") == "m.room.create" and source.get("state_key") == "":
+                self._create_events[room_id] = (source["sender"], source.get("content") or {})
+
+    async def _record_join(self, room_id: str, events: Sequence[Any]) -> None:
+        for event in events:
+            if (
+                isinstance(event, RoomMemberEvent)
+                and event.state_key == self.user_id
+                and event.membership == "join"
+                and event.prev_membership != "join"
+            ):
+                await self._sessions.record_join(self.name, room_id, event.server_timestamp)
+                return
+        if await self._sessions.get_joined_at(self.name, room_id) is None:
+            # full state shows our current member event even if it is not the join itself
+            for event in events:
+                if isinstance(event, RoomMemberEvent) and event.state_key == self.user_id:
+                    await self._sessions.record_join(self.name, room_id, event.server_timestamp)
+                    return
+
+    # --- events ----------------------------------------------------------------------
+
+    async def _handle_timeline_event(self, room_id: str, event: Any) -> None:
+        if getattr(event, "sender", None) == self.user_id:
+            return
+        joined_at = await self._sessions.get_joined_at(self.name, room_id)
+        if joined_at is None or event.server_timestamp < joined_at:
+            return  # from before the bot joined: never taken as a command
+        if isinstance(event, MegolmEvent):
+            self._undecryptable.append(
+                _Undecryptable(event, room_id, self._clock() + self._grace)
+            )
+            return
+        if not isinstance(event, RoomMessageText):
+            return
+        content = event.source.get("content") or {}
+        if (content.get("m.relates_to") or {}).get("rel_type") == "m.replace":
+            return  # an edit is not a new command
+        mentions = (content.get("m.mentions") or {}).get("user_ids") or []
+        message = IncomingMessage(
+            room_id=room_id,
+            event_id=event.event_id,
+            sender=event.sender,
+            body=event.body,
+            mentions=tuple(m for m in mentions if isinstance(m, str)),
+            origin_server_ts=event.server_timestamp,
+        )
+        await self.dispatcher.handle(message, self._room_commands(room_id))
+
+    def _room_commands(self, room_id: str) -> list[Command]:
+        room = self.client.rooms.get(room_id)
+        members = list(room.users) if room is not None else [self.user_id]
+        return self.directory.commands_in_room(members)
+
+    async def _retry_undecryptable(self) -> None:
+        waiting, self._undecryptable = self._undecryptable, []
+        now = self._clock()
+        for item in waiting:
+            try:
+                decrypted = self.client.decrypt_event(item.event)
+            except Exception:
+                decrypted = None
+            if isinstance(decrypted, RoomMessageText):
+                await self._handle_timeline_event(item.room_id, decrypted)
+            elif decrypted is not None:
+                continue  # decrypted, but not a message for us
+            elif now < item.deadline:
+                self._undecryptable.append(item)
+            else:
+                await self._say_undecryptable(item)
+
+    async def _say_undecryptable(self, item: _Undecryptable) -> None:
+        event = item.event
+        if await self._events.is_handled(self.name, event.event_id):
+            return
+        # only one bot of a room apologises for a message none of us could read
+        if await self._events.claim(event.event_id, "undecryptable", self.name):
+            log.warning(
+                "bot %s: cannot decrypt %s in %s from %s (session %s)",
+                self.name, event.event_id, item.room_id, event.sender, event.session_id,
+            )
+            lang = self.config.language_for(event.sender)
+            text = self._catalog.t(lang, "error.undecryptable")
+            await self.outbox.send(
+                item.room_id,
+                mc.message(text, reply_to=event.event_id),
+                f"undecryptable:{event.event_id}",
+            )
+            try:
+                await self.client.request_room_key(event)
+            except Exception:  # a key request already pending is fine
+                log.debug("room key request for %s not sent", event.event_id)
+        await self._events.mark_handled(self.name, event.event_id, int(self._clock() * 1000))
+
+    # --- room state for permissions --------------------------------------------------
+
+    async def _power(self, user_id: str, room_id: str) -> float:
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return 0
+        levels = room.power_levels
+        content = {"users": dict(levels.users), "users_default": levels.defaults.users_default}
+        sender, create = self._create_events.get(room_id, ("", {}))
+        return user_power(user_id, content, creators(sender, create), legacy_creator=sender)
+
+    async def _room_names(self, room_id: str) -> frozenset[str]:
+        names = {room_id}
+        room = self.client.rooms.get(room_id)
+        if room is not None and room.canonical_alias:
+            names.add(room.canonical_alias)
+        for department in self.config.departments:
+            for ref in department.rooms:
+                if ref.startswith("#") and await self._resolve_alias(ref) == room_id:
+                    names.add(ref)
+        return frozenset(names)
+
+    async def _resolve_alias(self, alias: str) -> str | None:
+        if alias not in self._alias_cache:
+            response = await self.client.room_resolve_alias(alias)
+            self._alias_cache[alias] = getattr(response, "room_id", None)
+        return self._alias_cache[alias]
+
+    async def has_role(self, user_id: str, room_id: str, role: Role) -> bool:
+        return await self.permissions.has_role(user_id, room_id, role)

@@ -1,0 +1,1 @@
+"""Chat commands: declared once (names, aliases, help, typed arguments), routed by the bots."""

@@ -1,0 +1,1 @@
+"""The local demo city: a Synapse on loopback and its provisioning (`make up`, tests)."""
