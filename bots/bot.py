@@ -118,7 +118,10 @@ class Bot:
         self._http = aiohttp.ClientSession()
         password = self.bot_config.password.get()
         try:
-            await log_in(self.client, self.name, self._sessions, password, f"yakuba {self.name}")
+            await log_in(
+                self.client, self.name, self.user_id, self._sessions, password,
+                f"yakuba {self.name}",
+            )
             await prepare_encryption(self.client, self._http, self._key_file, password)
         except (aiohttp.ClientError, OSError) as exc:
             raise StartupError(

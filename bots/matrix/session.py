@@ -41,13 +41,14 @@ def make_client(homeserver: str, user_id: str, store_dir: Path, pickle_key: str)
 async def log_in(
     client: AsyncClient,
     bot: str,
+    user_id: str,
     sessions: SessionStore,
     password: str,
     device_name: str,
 ) -> None:
     """Restore the stored login, or log in with the password (keeping the device id)."""
     stored = await sessions.get_session(bot)
-    if stored is not None and stored.user_id == client.user_id:
+    if stored is not None and stored.user_id == user_id:
         client.restore_login(stored.user_id, stored.device_id, stored.access_token)
         who = await _call(client, client.whoami(), bot)
         if isinstance(who, WhoamiResponse):
@@ -60,11 +61,11 @@ async def log_in(
         errcode = getattr(response, "status_code", None) or ""
         if errcode == "M_FORBIDDEN":
             raise StartupError(
-                f"bot {bot}: the homeserver refused the password for {client.user_id} "
+                f"bot {bot}: the homeserver refused the password for {user_id} "
                 f"(check bots.{bot}.password)"
             )
         reason = getattr(response, "message", response)
-        raise StartupError(f"bot {bot}: login as {client.user_id} failed: {reason}")
+        raise StartupError(f"bot {bot}: login as {user_id} failed: {reason}")
     await sessions.save_login(bot, response.user_id, response.device_id, response.access_token)
     client.load_store()
     log.info("Bot %s logged in as %s, device %s", bot, response.user_id, response.device_id)

@@ -1,0 +1,1 @@
+"""Shared fixtures. Integration fixtures (a real Synapse) live in tests/integration."""

@@ -1,0 +1,94 @@
+"""A staff member talks to a bot in an encrypted room on a real Synapse."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import aiohttp
+
+from bots.demo.synapse import SynapseProcess
+from bots.matrix.signatures import only_key, verify_json
+from tests.integration.harness import RunningApp, Staff, register_bots, write_config
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}{secrets.token_hex(3)}"
+
+
+async def test_help_in_encrypted_room(
+    synapse: SynapseProcess, admin_token: str, tmp_path: Path
+) -> None:
+    bot_local = _name("tasks")
+    path = write_config(tmp_path, synapse, {"tasks": {"localpart": bot_local}})
+    config = await register_bots(synapse, path, admin_token)
+    running = RunningApp(config)
+    await running.start()
+    staff = await Staff.create(synapse, _name("tanaka"), "pw-tanaka-1", tmp_path / "staff")
+    try:
+        bot_id = config.bots["tasks"].user_id
+        room = await staff.create_room(invite=[bot_id], encrypted=True)
+        await staff.wait_joined(room, bot_id)
+        command = await staff.send(room, "!ヘルプ")
+        await staff.wait_for(lambda: bool(staff.replies_to(command, bot_id)), "the help reply")
+        (reply,) = staff.replies_to(command, bot_id)
+        # it arrived encrypted and was decrypted by the staff client
+        assert reply.decrypted
+        assert "使えるコマンド" in reply.body
+        assert "!ヘルプ" in reply.body and "!ピング" in reply.body
+        content = reply.source["content"]
+        assert content["m.mentions"] == {}
+        assert "<ul>" in content["formatted_body"]
+    finally:
+        await staff.close()
+        await running.stop()
+
+
+async def test_bot_device_is_cross_signed_and_stays_so_after_restart(
+    synapse: SynapseProcess, admin_token: str, tmp_path: Path
+) -> None:
+    path = write_config(tmp_path, synapse, {"alerts": {"localpart": _name("alerts")}})
+    config = await register_bots(synapse, path, admin_token)
+    bot_id = config.bots["alerts"].user_id
+    running = RunningApp(config)
+    app = await running.start()
+    device_before = app.bots["alerts"].client.device_id
+    await running.stop()
+    keys_before = await _verified_identity(synapse, admin_token, bot_id, device_before)
+
+    app = await running.start()
+    device_after = app.bots["alerts"].client.device_id
+    await running.stop()
+    keys_after = await _verified_identity(synapse, admin_token, bot_id, device_after)
+
+    assert device_after == device_before
+    assert keys_after == keys_before
+
+
+async def _verified_identity(
+    synapse: SynapseProcess, token: str, user_id: str, device_id: str
+) -> tuple[str, str]:
+    """Fetch the keys as any client would, and check the signature chain cryptographically:
+    device ← self-signing key ← master key. Returns (master, self-signing) public keys."""
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            synapse.url + "/_matrix/client/v3/keys/query",
+            json={"device_keys": {user_id: []}},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as resp:
+            assert resp.status == 200
+            keys = await resp.json()
+    master = keys["master_keys"][user_id]
+    ssk = keys["self_signing_keys"][user_id]
+    devices = keys["device_keys"][user_id]
+    assert list(devices) == [device_id], "the bot keeps one device"
+    master_id, master_pub = only_key(master)
+    ssk_id, ssk_pub = only_key(ssk)
+    assert master["usage"] == ["master"] and ssk["usage"] == ["self_signing"]
+    assert verify_json(ssk, user_id, master_id, master_pub), "SSK not signed by the master key"
+    assert verify_json(devices[device_id], user_id, ssk_id, ssk_pub), "device not signed by SSK"
+    # the device's own signature still holds too
+    device = devices[device_id]
+    ed_id = f"ed25519:{device_id}"
+    assert verify_json(device, user_id, ed_id, device["keys"][ed_id])
+    return master_pub, ssk_pub
