@@ -85,7 +85,7 @@ class Bot:
         self.bot_config = config.bots[name]
         self.user_id = self.bot_config.user_id
         self._clock = clock
-        self._grace = undecryptable_grace_s
+        self.undecryptable_grace_s = undecryptable_grace_s
         self._sessions = SessionStore(db)
         self._events = EventStore(db)
         store_dir = config.data_dir / "bots" / name
@@ -99,8 +99,15 @@ class Bot:
         self.directory = directory
         directory.commands_by_user[self.user_id] = list(commands)
         self.dispatcher = Dispatcher(
-            name, self.user_id, commands, catalog, config.language_for,
-            self._events, self.outbox.send, self.permissions.has_role, clock,
+            name,
+            self.user_id,
+            commands,
+            catalog,
+            config.language_for,
+            self._events,
+            self.outbox.send,
+            self.permissions.has_role,
+            clock,
         )
         self._catalog = catalog
         self._http: aiohttp.ClientSession | None = None
@@ -119,7 +126,11 @@ class Bot:
         password = self.bot_config.password.get()
         try:
             await log_in(
-                self.client, self.name, self.user_id, self._sessions, password,
+                self.client,
+                self.name,
+                self.user_id,
+                self._sessions,
+                password,
                 f"yakuba {self.name}",
             )
             await prepare_encryption(self.client, self._http, self._key_file, password)
@@ -134,7 +145,11 @@ class Bot:
             if isinstance(response, JoinError):
                 log.error(
                     "bot %s cannot join %s (bots.%s.rooms[%d]): %s",
-                    self.name, ref, self.name, index, response.message,
+                    self.name,
+                    ref,
+                    self.name,
+                    index,
+                    response.message,
                 )
         await self.outbox.retry_pending()
 
@@ -174,7 +189,9 @@ class Bot:
         while not self._stopping.is_set():
             sync = asyncio.ensure_future(
                 self.client.sync(
-                    timeout=SYNC_TIMEOUT_MS, since=since, full_state=full_state,
+                    timeout=SYNC_TIMEOUT_MS,
+                    since=since,
+                    full_state=full_state,
                     sync_filter=sync_filter,
                 )
             )
@@ -279,7 +296,10 @@ class Bot:
             else:
                 log.warning(
                     "bot %s: declined invitation to %s from %s (server not in "
-                    "security.allowed_homeservers)", self.name, room_id, inviter,
+                    "security.allowed_homeservers)",
+                    self.name,
+                    room_id,
+                    inviter,
                 )
                 await self.client.room_leave(room_id)
 
@@ -322,7 +342,7 @@ class Bot:
             return  # from before the bot joined: never taken as a command
         if isinstance(event, MegolmEvent):
             self._undecryptable.append(
-                _Undecryptable(event, room_id, self._clock() + self._grace)
+                _Undecryptable(event, room_id, self._clock() + self.undecryptable_grace_s)
             )
             return
         if not isinstance(event, RoomMessageText):
@@ -371,7 +391,11 @@ class Bot:
         if await self._events.claim(event.event_id, "undecryptable", self.name):
             log.warning(
                 "bot %s: cannot decrypt %s in %s from %s (session %s)",
-                self.name, event.event_id, item.room_id, event.sender, event.session_id,
+                self.name,
+                event.event_id,
+                item.room_id,
+                event.sender,
+                event.session_id,
             )
             lang = self.config.language_for(event.sender)
             text = self._catalog.t(lang, "error.undecryptable")

@@ -137,9 +137,15 @@ class Staff:
 
     async def create_room(self, invite: list[str], encrypted: bool = True) -> str:
         initial_state = (
-            [{"type": "m.room.encryption", "state_key": "",
-              "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]
-            if encrypted else []
+            [
+                {
+                    "type": "m.room.encryption",
+                    "state_key": "",
+                    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+                }
+            ]
+            if encrypted
+            else []
         )
         response = await self.client.room_create(invite=invite, initial_state=initial_state)
         assert isinstance(response, RoomCreateResponse), response
