@@ -38,9 +38,7 @@ class App:
         self.catalog = catalog
         self.directory = BotDirectory()
         self.bots = {
-            name: Bot(
-                name, config, db, catalog, commands_for(bot.features), self.directory, clock
-            )
+            name: Bot(name, config, db, catalog, commands_for(bot.features), self.directory, clock)
             for name, bot in config.bots.items()
         }
 
@@ -51,7 +49,9 @@ class App:
 
     async def run(self) -> None:
         """Run every bot until cancelled; one bot failing to start stops the others."""
-        tasks = [asyncio.create_task(bot.run(), name=f"bot:{name}") for name, bot in self.bots.items()]
+        tasks = [
+            asyncio.create_task(bot.run(), name=f"bot:{name}") for name, bot in self.bots.items()
+        ]
         try:
             await asyncio.gather(*tasks)
         finally:

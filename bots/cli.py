@@ -44,8 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from bots.demo.up import run_demo
 
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-        return asyncio.run(run_demo(args.config, args.state, args.port))
+        setup_logging("INFO")
+        return asyncio.run(run_demo(args.config, args.state.resolve(), args.port))
     return 2  # pragma: no cover - argparse enforces the choices
 
 
@@ -67,8 +67,8 @@ def _load_or_report(path: Path) -> Config | None:
 
 def setup_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # nio logs request bodies at DEBUG level; keep it out of yakuba's debug logs
-    logging.getLogger("nio").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # nio reports every state event at INFO and request bodies at DEBUG: keep to warnings
+    logging.getLogger("nio").setLevel(logging.WARNING)
 
 
 def _run_app(config: Config) -> int:

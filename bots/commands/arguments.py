@@ -49,9 +49,7 @@ class Number(Arg):
         try:
             return int(unicodedata.normalize("NFKC", word))
         except ValueError:
-            raise UsageError(
-                "error.bad_argument", argument=self.name, problem=word
-            ) from None
+            raise UsageError("error.bad_argument", argument=self.name, problem=word) from None
 
 
 @dataclass(frozen=True)

@@ -81,9 +81,7 @@ class Dispatcher:
         try:
             return await self._handle_once(msg, words, room_commands)
         finally:
-            await self._events.mark_handled(
-                self.bot_name, msg.event_id, int(self._clock() * 1000)
-            )
+            await self._events.mark_handled(self.bot_name, msg.event_id, int(self._clock() * 1000))
 
     async def _handle_once(
         self, msg: IncomingMessage, words: list[str], room_commands: Sequence[Command]

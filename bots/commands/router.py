@@ -93,7 +93,7 @@ def find_command(
                 best = (command, n)
     if best is None:
         return None
-    return best[0], list(words[best[1]:])
+    return best[0], list(words[best[1] :])
 
 
 async def run_command(

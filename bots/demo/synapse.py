@@ -156,16 +156,16 @@ class SynapseProcess:
         write_config(self.cfg)
         cmd = [sys.executable, "-m", "synapse.app.homeserver", "-c", str(self.cfg.config_path)]
         gen = await asyncio.create_subprocess_exec(
-            *cmd, "--generate-keys",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            *cmd,
+            "--generate-keys",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         _, err = await gen.communicate()
         if gen.returncode != 0:
             raise RuntimeError(f"synapse --generate-keys failed: {err.decode(errors='replace')}")
         out = (self.cfg.state_dir / "homeserver.stdout").open("ab")
-        self._proc = await asyncio.create_subprocess_exec(
-            *cmd, stdout=out, stderr=out
-        )
+        self._proc = await asyncio.create_subprocess_exec(*cmd, stdout=out, stderr=out)
         out.close()
         await self._wait_ready(wait_s)
 

@@ -148,7 +148,8 @@ async def ensure_cross_signed(
         if server_master is not None:
             log.warning(
                 "The cross-signing identity of %s on the homeserver is not the one this bot "
-                "keeps; replacing it with the bot's own", user_id
+                "keeps; replacing it with the bot's own",
+                user_id,
             )
         await _upload_cross_signing_keys(http, user_id, keys, password)
         published = await _query_own_keys(http, user_id)

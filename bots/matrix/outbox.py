@@ -69,7 +69,10 @@ class Outbox:
             return str(response.event_id)
         log.warning(
             "Send %s to %s refused: %s %s",
-            entry.txn_id, entry.room_id, getattr(response, "status_code", ""), response.message,
+            entry.txn_id,
+            entry.room_id,
+            getattr(response, "status_code", ""),
+            response.message,
         )
         await self._ledger.mark_failed(entry.txn_id, f"{response.status_code}: {response.message}")
         self.has_failures = True

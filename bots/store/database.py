@@ -35,9 +35,7 @@ class Database:
         self._write_lock = asyncio.Lock()
 
     @classmethod
-    async def open(
-        cls, path: Path | str, migrations: Sequence[Migration] = MIGRATIONS
-    ) -> Database:
+    async def open(cls, path: Path | str, migrations: Sequence[Migration] = MIGRATIONS) -> Database:
         memory = str(path) == ":memory:"
         if not memory:
             # once at start-up, before any work is taken

@@ -57,8 +57,7 @@ class SendLedger:
 
     async def mark_sent(self, txn_id: str, event_id: str, now_ms: int) -> None:
         await self._db.execute(
-            "UPDATE send_ledger SET event_id = ?, sent_at = ?, last_error = NULL"
-            " WHERE txn_id = ?",
+            "UPDATE send_ledger SET event_id = ?, sent_at = ?, last_error = NULL WHERE txn_id = ?",
             (event_id, now_ms, txn_id),
         )
 

@@ -70,14 +70,13 @@ async def _verified_identity(
 ) -> tuple[str, str]:
     """Fetch the keys as any client would, and check the signature chain cryptographically:
     device ← self-signing key ← master key. Returns (master, self-signing) public keys."""
-    async with aiohttp.ClientSession() as http:
-        async with http.post(
-            synapse.url + "/_matrix/client/v3/keys/query",
-            json={"device_keys": {user_id: []}},
-            headers={"Authorization": f"Bearer {token}"},
-        ) as resp:
-            assert resp.status == 200
-            keys = await resp.json()
+    async with aiohttp.ClientSession() as http, http.post(
+        synapse.url + "/_matrix/client/v3/keys/query",
+        json={"device_keys": {user_id: []}},
+        headers={"Authorization": f"Bearer {token}"},
+    ) as resp:
+        assert resp.status == 200
+        keys = await resp.json()
     master = keys["master_keys"][user_id]
     ssk = keys["self_signing_keys"][user_id]
     devices = keys["device_keys"][user_id]
