@@ -26,6 +26,7 @@ from nio import (
 )
 
 from bots.commands.dispatcher import Dispatcher, IncomingMessage
+from bots.commands.parsing import command_text
 from bots.commands.router import Command, Role
 from bots.config import Config, server_of
 from bots.i18n import Catalog
@@ -163,8 +164,8 @@ class Bot:
 
     async def run(self) -> None:
         """Start, then sync until `stop()`."""
-        await self.start()
         try:
+            await self.start()
             await self.sync_loop()
         finally:
             await self.close()
@@ -355,7 +356,7 @@ class Bot:
             room_id=room_id,
             event_id=event.event_id,
             sender=event.sender,
-            body=event.body,
+            body=command_text(content),
             mentions=tuple(m for m in mentions if isinstance(m, str)),
             origin_server_ts=event.server_timestamp,
         )

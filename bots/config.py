@@ -27,6 +27,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -442,8 +443,8 @@ class Config(_Model):
     homeserver: Homeserver
     language: Language = "ja"
     timezone: TimeZoneName = "Asia/Tokyo"
-    data_dir: Path = Path("data")
-    store: Store = Store()
+    data_dir: Path = Field(default=Path("data"), validate_default=True)
+    store: Store = Field(default=Store(), validate_default=True)
     security: Security = Security()
     bots: dict[BotName, Bot]
     departments: tuple[Department, ...] = ()

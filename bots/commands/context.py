@@ -54,4 +54,8 @@ class CommandContext:
         return await self.reply_text(self.t(key, **params))
 
     async def reply_text(self, text: str, html: str | None = None) -> str | None:
-        return await self.reply_content(mc.message(text, html_body=html, reply_to=self.event_id))
+        # a reply mentions the sender of what it replies to, as the spec asks of replies
+        content = mc.message(
+            text, html_body=html, reply_to=self.event_id, mention_users=[self.sender]
+        )
+        return await self.reply_content(content)

@@ -32,7 +32,7 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, path: Path | None) -> None:
         self._conn = conn
         self.path = path
-        self._write_lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # one connection: one statement sequence at a time
 
     @classmethod
     async def open(cls, path: Path | str, migrations: Sequence[Migration] = MIGRATIONS) -> Database:
@@ -90,7 +90,7 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        async with self._write_lock:
+        async with self._lock:
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield Transaction(self._conn)
@@ -106,12 +106,13 @@ class Database:
             return await tx.execute(sql, params)
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        async with self._conn.execute(sql, tuple(params)) as cur:
+        """A read outside any transaction: waits for an open one, never sees it half done."""
+        async with self._lock, self._conn.execute(sql, tuple(params)) as cur:
             row = await cur.fetchone()
         return tuple(row) if row is not None else None
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        async with self._conn.execute(sql, tuple(params)) as cur:
+        async with self._lock, self._conn.execute(sql, tuple(params)) as cur:
             rows = await cur.fetchall()
         return [tuple(r) for r in rows]
 

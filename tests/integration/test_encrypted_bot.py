@@ -37,7 +37,7 @@ async def test_help_in_encrypted_room(
         assert "使えるコマンド" in reply.body
         assert "!ヘルプ" in reply.body and "!ピング" in reply.body
         content = reply.source["content"]
-        assert content["m.mentions"] == {}
+        assert content["m.mentions"] == {"user_ids": [staff.user_id]}
         assert "<ul>" in content["formatted_body"]
     finally:
         await staff.close()
@@ -70,11 +70,14 @@ async def _verified_identity(
 ) -> tuple[str, str]:
     """Fetch the keys as any client would, and check the signature chain cryptographically:
     device ← self-signing key ← master key. Returns (master, self-signing) public keys."""
-    async with aiohttp.ClientSession() as http, http.post(
-        synapse.url + "/_matrix/client/v3/keys/query",
-        json={"device_keys": {user_id: []}},
-        headers={"Authorization": f"Bearer {token}"},
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            synapse.url + "/_matrix/client/v3/keys/query",
+            json={"device_keys": {user_id: []}},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as resp,
+    ):
         assert resp.status == 200
         keys = await resp.json()
     master = keys["master_keys"][user_id]

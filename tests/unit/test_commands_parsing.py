@@ -10,7 +10,7 @@ from bots.commands.arguments import Number, Rest, User, Word
 from bots.commands.builtin import builtin
 from bots.commands.context import CommandContext
 from bots.commands.errors import UsageError
-from bots.commands.parsing import command_words, is_command, tokenize
+from bots.commands.parsing import command_text, command_words, is_command, tokenize
 from bots.commands.router import Command, CommandSet, find_command
 from bots.i18n import Catalog
 
@@ -206,3 +206,25 @@ def test_command_without_arguments_rejects_any() -> None:
     assert ping.parse_args([], []) == {}
     with pytest.raises(UsageError):
         ping.parse_args(["now"], [])
+
+
+def test_command_text_turns_pills_back_into_user_ids() -> None:
+    content = {
+        "msgtype": "m.text",
+        "body": "!task add 田中 太郎 書類",
+        "format": "org.matrix.custom.html",
+        "formatted_body": '!task add <a href="https://matrix.to/#/@tanaka:city.example.jp">'
+        "田中 太郎</a> 書類 &amp; 印鑑",
+    }
+    assert command_text(content) == "!task add @tanaka:city.example.jp 書類 & 印鑑"
+
+
+def test_command_text_drops_reply_fallbacks() -> None:
+    html = {
+        "body": "> <@a:x> hi\n\n!ping",
+        "format": "org.matrix.custom.html",
+        "formatted_body": "<mx-reply><blockquote>hi</blockquote></mx-reply>!ping",
+    }
+    assert command_text(html) == "!ping"
+    assert command_text({"body": "> <@a:x> hi\n\n!ping"}) == "!ping"
+    assert command_text({"body": "!ping"}) == "!ping"

@@ -423,3 +423,20 @@ def test_yaml_anchors_and_merge_keys(tmp_path: Path) -> None:
     )
     config = load_config(write(tmp_path, text), env={})
     assert config.bot("other").user_id == "@other:city.example.jp"
+
+
+def test_default_data_dir_and_store_are_resolved(tmp_path: Path) -> None:
+    """Left out, data_dir is <config folder>/data and the store lives inside it."""
+    data = {
+        "homeserver": {"url": "http://127.0.0.1:8008", "server_name": "localhost"},
+        "bots": {
+            "tasks": {
+                "user_id": "@tasks:localhost",
+                "password": "pw",
+                "pickle_key": "0123456789abcdef",
+            }
+        },
+    }
+    config = parse_config(data, base_dir=tmp_path, env={})
+    assert config.data_dir == (tmp_path / "data").resolve()
+    assert config.store.path == (tmp_path / "data" / "yakuba.db").resolve()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import stat
 from pathlib import Path
@@ -185,6 +186,28 @@ async def test_transaction_rolls_back_on_exception(tmp_path: Path) -> None:
         assert changed == 1
         rows = await db.fetchall("SELECT name FROM first ORDER BY id")
         assert rows == [("seeded by migration 1",), ("kept",)]
+    finally:
+        await db.close()
+
+
+async def test_reads_do_not_see_another_coroutines_uncommitted_writes(tmp_path: Path) -> None:
+    """A transaction commits or rolls back as a whole: nobody sees it half-done.
+
+    The reader runs while the writer's transaction is open; whether it waits for the
+    commit or reads the last committed state, it must not see a row that is rolled back.
+    """
+    db = await Database.open(tmp_path / "db.sqlite", migrations=[V1])
+    reader: asyncio.Task[list[tuple[object, ...]]] | None = None
+    try:
+        with pytest.raises(RuntimeError, match="roll back"):
+            async with db.transaction() as tx:
+                await tx.execute("INSERT INTO first (name) VALUES (?)", ("never committed",))
+                reader = asyncio.create_task(db.fetchall("SELECT name FROM first ORDER BY id"))
+                # give the reader its chance to run inside the open transaction
+                await asyncio.wait({reader}, timeout=0.5)
+                raise RuntimeError("roll back")
+        assert reader is not None
+        assert await reader == [("seeded by migration 1",)]
     finally:
         await db.close()
 
