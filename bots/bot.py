@@ -28,7 +28,7 @@ from nio import (
 from bots.commands.dispatcher import Dispatcher, IncomingMessage
 from bots.commands.parsing import command_text
 from bots.commands.router import Command, Role
-from bots.config import Config, server_of
+from bots.config import Config
 from bots.i18n import Catalog
 from bots.matrix import content as mc
 from bots.matrix.crosssigning import KeyFile
@@ -233,7 +233,10 @@ class Bot:
             await self.synced.wait_for(lambda: self.sync_count >= target)
 
     async def _after_sync(self, response: SyncResponse, since: str | None) -> None:
-        await self._crypto_housekeeping()
+        try:
+            await self._crypto_housekeeping()
+        except Exception:  # retried after the next sync
+            log.exception("bot %s: key upload/query/claim failed", self.name)
         await self._handle_invites(response)
         for room_id, info in response.rooms.join.items():
             self._remember_state(room_id, [*info.state, *info.timeline.events])
@@ -242,7 +245,15 @@ class Bot:
             if info.timeline.limited and since is not None and info.timeline.prev_batch:
                 events = await self._fetch_gap(room_id, info.timeline.prev_batch, since) + events
             for event in events:
-                await self._handle_timeline_event(room_id, event)
+                try:
+                    await self._handle_timeline_event(room_id, event)
+                except Exception:  # one broken event never stops the bot
+                    log.exception(
+                        "bot %s: handling %s in %s failed",
+                        self.name,
+                        getattr(event, "event_id", "?"),
+                        room_id,
+                    )
         await self._retry_undecryptable()
         if self.outbox.has_failures:
             await self.outbox.retry_pending()
@@ -288,7 +299,7 @@ class Bot:
                 ),
                 None,
             )
-            if inviter is not None and self._may_invite(inviter):
+            if inviter is not None and self.permissions.may_invite(inviter):
                 result = await self.client.join(room_id)
                 if isinstance(result, JoinError):
                     log.warning("bot %s: joining %s failed: %s", self.name, room_id, result.message)
@@ -303,12 +314,6 @@ class Bot:
                     inviter,
                 )
                 await self.client.room_leave(room_id)
-
-    def _may_invite(self, inviter: str) -> bool:
-        try:
-            return server_of(inviter) in self.config.inviter_servers
-        except ValueError:
-            return False
 
     def _remember_state(self, room_id: str, events: Sequence[Any]) -> None:
         for event in events:

@@ -35,6 +35,14 @@ class Permissions:
             or user_id in self._config.security.trusted_users
         )
 
+    def may_invite(self, inviter: str) -> bool:
+        """Bots join a room only when invited by a user of an allowed homeserver (judged by
+        the inviter's user ID: room IDs of room version 12 carry no server name)."""
+        try:
+            return server_of(inviter) in self._config.inviter_servers
+        except ValueError:
+            return False
+
     async def has_role(self, user_id: str, room_id: str, role: Role) -> bool:
         if not self.has_rights(user_id):
             return False

@@ -19,19 +19,31 @@ def _name(prefix: str) -> str:
 async def test_help_in_encrypted_room(
     synapse: SynapseProcess, admin_token: str, tmp_path: Path
 ) -> None:
-    bot_local = _name("tasks")
-    path = write_config(tmp_path, synapse, {"tasks": {"localpart": bot_local}})
+    bots = {
+        "tasks": {"localpart": _name("tasks"), "features": ["tasks"]},
+        "alerts": {"localpart": _name("alerts"), "features": ["alerts"]},
+    }
+    path = write_config(tmp_path, synapse, bots)
     config = await register_bots(synapse, path, admin_token)
     running = RunningApp(config)
     await running.start()
     staff = await Staff.create(synapse, _name("tanaka"), "pw-tanaka-1", tmp_path / "staff")
     try:
-        bot_id = config.bots["tasks"].user_id
-        room = await staff.create_room(invite=[bot_id], encrypted=True)
-        await staff.wait_joined(room, bot_id)
+        bot_ids = [config.bots["tasks"].user_id, config.bots["alerts"].user_id]
+        room = await staff.create_room(invite=bot_ids, encrypted=True)
+        for bot_id in bot_ids:
+            await staff.wait_joined(room, bot_id)
         command = await staff.send(room, "!ヘルプ")
-        await staff.wait_for(lambda: bool(staff.replies_to(command, bot_id)), "the help reply")
-        (reply,) = staff.replies_to(command, bot_id)
+        ping = await staff.send(room, "!ping")
+        await staff.wait_for(
+            lambda: bool(staff.replies_to(command)) and len(staff.replies_to(ping)) == 2,
+            "the help reply and both pings",
+        )
+        # a later command: once answered, a second help reply would have arrived too
+        marker = await staff.send(room, "!ピング")
+        await staff.wait_for(lambda: len(staff.replies_to(marker)) == 2, "marker pings")
+        (reply,) = staff.replies_to(command)  # answered once although two bots are here
+        assert reply.sender in bot_ids
         # it arrived encrypted and was decrypted by the staff client
         assert reply.decrypted
         assert "使えるコマンド" in reply.body
@@ -39,6 +51,7 @@ async def test_help_in_encrypted_room(
         content = reply.source["content"]
         assert content["m.mentions"] == {"user_ids": [staff.user_id]}
         assert "<ul>" in content["formatted_body"]
+        assert {r.sender for r in staff.replies_to(ping)} == set(bot_ids)
     finally:
         await staff.close()
         await running.stop()

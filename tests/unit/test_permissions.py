@@ -169,3 +169,20 @@ async def test_display_names_are_never_enough(perms: Permissions) -> None:
     # a remote user whose localpart copies a local lead's gets nothing
     assert await perms.has_role("@tanaka:evil.example.net", SOUMU_ROOM, Role.LEAD) is False
     assert await perms.has_role("@tanaka:evil.example.net", SOUMU_ROOM, Role.ANNOUNCER) is False
+
+
+def test_invitations_are_judged_by_the_inviters_server(tmp_path: Path) -> None:
+    perms = Permissions(
+        config(
+            tmp_path,
+            security={"allowed_homeservers": ["pref.example.jp"], "trusted_users": [GUEST]},
+        ),
+        Power(),
+        room_names,
+    )
+    assert perms.may_invite(CLERK)  # our own homeserver is always allowed
+    assert perms.may_invite("@kikikanri:pref.example.jp")
+    assert not perms.may_invite(STRANGER)
+    assert not perms.may_invite("@pref.example.jp")  # not a user ID at all
+    # a look-alike server name is another server
+    assert not perms.may_invite("@x:pref.example.jp.evil.example.net")
