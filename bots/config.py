@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import os
 import re
-import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,8 +32,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails, PydanticCustomError
 
+from bots.config_errors import ConfigError, ConfigErrors, describe, fail, translate
+from bots.ids import is_room_ref, is_user_id, parse_user_id, server_name_problem, server_of
 from bots.secrets import SECRET_BASE_DIR, SECRET_ENV, Secret
 
 __all__ = [
@@ -61,122 +61,6 @@ __all__ = [
     "server_of",
 ]
 
-# --------------------------------------------------------------------------- errors
-
-
-class ConfigError(Exception):
-    """One problem in the configuration, at ``path`` (``""`` for the file as a whole)."""
-
-    def __init__(self, path: str, message: str, *, line: int | None = None) -> None:
-        super().__init__(path, message)
-        self.path = path
-        self.message = message
-        self.line = line
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
-
-
-class ConfigErrors(Exception):
-    """All the problems found in one configuration file."""
-
-    def __init__(self, errors: Iterable[ConfigError], source: str = "") -> None:
-        self.errors = list(errors)
-        self.source = source
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        head = (
-            f"Error in configuration {self.source}:" if self.source else "Error in configuration:"
-        )
-        return "\n  ".join([head, *(str(e) for e in self.errors)])
-
-
-def _fail(message: str) -> PydanticCustomError:
-    # The message travels in the context: a template would treat "{env: NAME}" as a field.
-    return PydanticCustomError("yakuba", "{message}", {"message": message})
-
-
-# --------------------------------------------------------------------------- Matrix IDs
-
-_LOCALPART = re.compile(r"[a-z0-9._=\-/+]+")
-_PORT = r"(?::[0-9]{1,5})?"
-_SERVER_NAME = re.compile(
-    r"(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}"  # IPv4
-    r"|\[[0-9A-Fa-f:.]{2,45}\]"  # [IPv6]
-    r"|[0-9A-Za-z](?:[0-9A-Za-z-]{0,62})(?:\.[0-9A-Za-z](?:[0-9A-Za-z-]{0,62}))*\.?)" + _PORT  # DNS
-)
-_ALIAS_LOCALPART = re.compile(r"[^:\s\x00]+")
-_ROOM_ID = re.compile(r"![^\s\x00]+")
-
-
-def _check_server_name(server: str) -> str | None:
-    """Return why ``server`` is not a Matrix server name, or None when it is one."""
-    if not _SERVER_NAME.fullmatch(server):
-        return "expected a host name, IPv4 address or [IPv6] address with an optional :port"
-    _, sep, port = server.rpartition(":")
-    if sep and not server.endswith("]") and port.isdigit() and not 0 < int(port) < 65536:
-        return f"port {port} is out of range"
-    return None
-
-
-def parse_user_id(user_id: str) -> tuple[str, str]:
-    """Split a full Matrix user ID into ``(localpart, server_name)``.
-
-    Raises ``ValueError`` saying what is wrong when ``user_id`` is not ``@localpart:server``.
-    """
-    example = "a full user ID like @tanaka:city.example.jp"
-    if not isinstance(user_id, str) or not user_id.startswith("@") or ":" not in user_id:
-        raise ValueError(f"expected {example}, got {user_id!r}")
-    if len(user_id) > 255:
-        raise ValueError(f"a user ID is at most 255 characters, got {len(user_id)}")
-    localpart, _, server = user_id[1:].partition(":")
-    if not localpart:
-        raise ValueError(f"expected {example}, got {user_id!r} (the part before ':' is empty)")
-    if not _LOCALPART.fullmatch(localpart):
-        if _LOCALPART.fullmatch(localpart.lower()):
-            raise ValueError(
-                f"user IDs are lowercase in Matrix: write {'@' + localpart.lower()}:{server}"
-                f" instead of {user_id!r}"
-            )
-        raise ValueError(
-            f"expected {example}, got {user_id!r} (the part before ':' may only contain"
-            " a-z, 0-9 and . _ = - / +)"
-        )
-    problem = _check_server_name(server)
-    if problem:
-        raise ValueError(f"expected {example}, got {user_id!r} (server name: {problem})")
-    return localpart, server
-
-
-def server_of(user_id: str) -> str:
-    """The server name of a full user ID (``@a:localhost:8448`` -> ``localhost:8448``)."""
-    return parse_user_id(user_id)[1]
-
-
-def is_user_id(value: object) -> bool:
-    """True when ``value`` is a valid full Matrix user ID."""
-    try:
-        parse_user_id(value)  # type: ignore[arg-type]
-    except ValueError:
-        return False
-    return True
-
-
-def is_room_ref(value: object) -> bool:
-    """True for a room ID (``!opaque``, with or without ``:server``) or an alias (``#a:srv``)."""
-    if not isinstance(value, str) or len(value) > 255:
-        return False
-    if value.startswith("!"):
-        return bool(_ROOM_ID.fullmatch(value))
-    if value.startswith("#"):
-        localpart, sep, server = value[1:].partition(":")
-        return bool(sep and _ALIAS_LOCALPART.fullmatch(localpart)) and (
-            _check_server_name(server) is None
-        )
-    return False
-
-
 # --------------------------------------------------------------------------- field types
 
 
@@ -184,20 +68,20 @@ def _user_id(value: str) -> str:
     try:
         parse_user_id(value)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     return value
 
 
 def _room_ref(value: str) -> str:
     if not is_room_ref(value):
-        raise _fail(f"expected a room ID (!…) or alias (#…:server), got {value!r}")
+        raise fail(f"expected a room ID (!…) or alias (#…:server), got {value!r}")
     return value
 
 
 def _server_name(value: str) -> str:
-    problem = _check_server_name(value)
+    problem = server_name_problem(value)
     if problem:
-        raise _fail(f"{problem}, got {value!r}")
+        raise fail(f"{problem}, got {value!r}")
     return value
 
 
@@ -205,7 +89,7 @@ def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise _fail(
+        raise fail(
             f"unknown time zone {value!r}: expected an IANA name like 'Asia/Tokyo' or 'UTC'"
         ) from None
     return value
@@ -216,7 +100,7 @@ def _name_pattern(pattern: str, what: str) -> Any:
 
     def check(value: str) -> str:
         if not compiled.fullmatch(value):
-            raise _fail(f"{what} must match {pattern}, got {value!r}")
+            raise fail(f"{what} must match {pattern}, got {value!r}")
         return value
 
     return AfterValidator(check)
@@ -243,7 +127,7 @@ ROLE_NAMES: tuple[str, ...] = typing.get_args(RoleName)
 
 def _role_name(value: str) -> str:
     if value not in ROLE_NAMES:
-        raise _fail(f"unknown role {value!r} (known roles: {', '.join(ROLE_NAMES)})")
+        raise fail(f"unknown role {value!r} (known roles: {', '.join(ROLE_NAMES)})")
     return value
 
 
@@ -282,7 +166,7 @@ def _check_rights_holder(user_id: str, info: ValidationInfo) -> str:
         return user_id
     server = server_of(user_id)
     if server != checks.server_name and user_id not in checks.trusted_users:
-        raise _fail(
+        raise fail(
             f"{user_id} is on another homeserver ({server}); users of other homeservers have"
             " no rights unless they are also listed in security.trusted_users"
         )
@@ -328,9 +212,9 @@ class Homeserver(_Model):
     def _check_url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise _fail(f"expected an http:// or https:// URL, got {value!r}")
+            raise fail(f"expected an http:// or https:// URL, got {value!r}")
         if parts.query or parts.fragment:
-            raise _fail(f"expected a URL without ?query or #fragment, got {value!r}")
+            raise fail(f"expected a URL without ?query or #fragment, got {value!r}")
         return value.rstrip("/")
 
 
@@ -360,7 +244,7 @@ class Bot(_Model):
     def _check_local(cls, value: str, info: ValidationInfo) -> str:
         server_name = _checks(info).server_name
         if server_name is not None and server_of(value) != server_name:
-            raise _fail(
+            raise fail(
                 f"a bot must be a user of this homeserver ({server_name}),"
                 f" got {value!r} on {server_of(value)}"
             )
@@ -370,7 +254,7 @@ class Bot(_Model):
     @classmethod
     def _check_pickle_key(cls, value: Secret) -> Secret:
         if len(value.get()) < 16:
-            raise _fail(
+            raise fail(
                 f"the pickle key must be at least 16 characters long, got {len(value.get())}"
             )
         return value
@@ -380,7 +264,7 @@ class Bot(_Model):
     def _check_features(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         repeated = sorted({f for f in value if value.count(f) > 1})
         if repeated:
-            raise _fail(f"feature {repeated[0]!r} is listed more than once")
+            raise fail(f"feature {repeated[0]!r} is listed more than once")
         return value
 
 
@@ -404,7 +288,7 @@ class Department(_Model):
     def _check_unique(cls, value: str, info: ValidationInfo) -> str:
         seen = _checks(info).department_ids
         if value in seen:
-            raise _fail(f"department id {value!r} is used more than once")
+            raise fail(f"department id {value!r} is used more than once")
         seen.add(value)
         return value
 
@@ -469,19 +353,19 @@ class Config(_Model):
     @classmethod
     def _check_bots(cls, value: dict[str, Bot]) -> dict[str, Bot]:
         if not value:
-            raise _fail("at least one bot is required")
+            raise fail("at least one bot is required")
         owners: dict[str, str] = {}
         accounts: dict[str, str] = {}
         for name, bot in value.items():
             if bot.user_id in accounts:
-                raise _fail(
+                raise fail(
                     f"bots {accounts[bot.user_id]!r} and {name!r} use the same account"
                     f" {bot.user_id}; each bot needs its own"
                 )
             accounts[bot.user_id] = name
             for feature in bot.features:
                 if feature in owners:
-                    raise _fail(
+                    raise fail(
                         f"feature {feature!r} is served by both {owners[feature]!r} and"
                         f" {name!r}; each feature belongs to one bot"
                     )
@@ -623,11 +507,7 @@ def parse_config(
         )
     if not isinstance(data, Mapping):
         raise ConfigErrors(
-            [
-                ConfigError(
-                    "", f"expected a mapping of keys at the top level, got {_describe(data)}"
-                )
-            ],
+            [ConfigError("", f"expected a mapping of keys at the top level, got {describe(data)}")],
             source,
         )
     checks = _Checks(base_dir=base_dir)
@@ -636,7 +516,7 @@ def parse_config(
     homeserver = data.get("homeserver")
     if isinstance(homeserver, Mapping):
         server_name = homeserver.get("server_name")
-        if isinstance(server_name, str) and _check_server_name(server_name) is None:
+        if isinstance(server_name, str) and server_name_problem(server_name) is None:
             checks.server_name = server_name
     security = data.get("security")
     if isinstance(security, Mapping) and isinstance(security.get("trusted_users"), list):
@@ -646,140 +526,4 @@ def parse_config(
         return Config.model_validate(data, context=context)
     except ValidationError as exc:
         # ``from None``: the pydantic error repeats the input values, secrets included.
-        raise ConfigErrors([_translate(e) for e in exc.errors()], source) from None
-
-
-# --------------------------------------------------------------------------- error messages
-
-
-def _unwrap(tp: Any) -> Any:
-    while typing.get_origin(tp) is Annotated:
-        tp = typing.get_args(tp)[0]
-    return tp
-
-
-def _members(tp: Any) -> tuple[Any, ...]:
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        return typing.get_args(tp)
-    return ()
-
-
-def _walk(loc: tuple[int | str, ...]) -> tuple[list[int | str], type[BaseModel] | None, bool]:
-    """Keep the entries of ``loc`` that are keys or indexes of the YAML.
-
-    Returns those entries, the model holding the last entry (for unknown keys), and whether
-    the error is about a mapping key rather than its value.  pydantic's own entries (union
-    members, ``function-after[...]``, model class names) are dropped.
-    """
-    path: list[int | str] = []
-    tp: Any = Config
-    holder: type[BaseModel] | None = None
-    is_key = False
-    for item in loc:
-        if item == "[key]":  # the error is about the mapping key just before
-            is_key = True
-            continue
-        tp = _unwrap(tp)
-        members = _members(tp)
-        if members:
-            named = [m for m in members if getattr(m, "__name__", str(m)) == item]
-            if named:
-                tp = named[0]
-                continue
-            tp = next((m for m in members if m is not type(None)), tp)
-            tp = _unwrap(tp)
-        origin = typing.get_origin(tp)
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
-            if isinstance(item, str):
-                holder = tp
-                path.append(item)
-                info = tp.model_fields.get(item)
-                tp = info.annotation if info else None
-        elif origin in (dict, Mapping):
-            path.append(item)
-            tp = typing.get_args(tp)[1]
-        elif origin in (list, tuple) and isinstance(item, int):
-            path.append(item)
-            tp = typing.get_args(tp)[0]
-        # anything else is an entry pydantic added inside a leaf type: drop it
-    return path, holder, is_key
-
-
-_SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-
-
-def _format_path(path: Iterable[int | str]) -> str:
-    out = ""
-    for item in path:
-        if isinstance(item, int):
-            out += f"[{item}]"
-        elif _SIMPLE_KEY.fullmatch(item):
-            out += f".{item}" if out else item
-        else:
-            out += f'["{item}"]'
-    return out
-
-
-def _describe(value: object) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"{str(value).lower()} (a boolean)"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-_EXPECTED = {
-    "int_type": "an integer",
-    "int_parsing": "an integer",
-    "int_from_float": "an integer",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "string_type": "a string",
-    "path_type": "a file path",
-    "dict_type": "a mapping (key: value)",
-    "model_type": "a mapping (key: value)",
-    "model_attributes_type": "a mapping (key: value)",
-    "list_type": "a list",
-    "tuple_type": "a list",
-}
-
-
-def _translate(error: ErrorDetails) -> ConfigError:
-    path, holder, is_key = _walk(error["loc"])
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    value = error.get("input")
-    secret = holder is not None and bool(path) and _field_is_secret(holder, path[-1])
-    if kind == "yakuba":
-        message = str(ctx.get("message", error["msg"]))
-    elif kind == "missing":
-        message = "required key is missing"
-    elif kind == "extra_forbidden":
-        allowed = ", ".join(holder.model_fields) if holder else ""
-        message = f"unknown key {path[-1]!r}" + (f" (allowed: {allowed})" if allowed else "")
-    elif kind == "literal_error":
-        message = f"expected one of {ctx.get('expected', '')}, got {_describe(value)}"
-    elif kind == "value_error":
-        message = str(ctx.get("error", error["msg"]))
-    elif kind in _EXPECTED:
-        got = "a value of another type" if secret else _describe(value)
-        message = f"expected {_EXPECTED[kind]}, got {got}"
-    else:
-        message = error["msg"]
-        if not secret:
-            message += f", got {_describe(value)}"
-    if is_key and kind not in ("literal_error", "yakuba"):
-        message = f"invalid key: {message}"
-    return ConfigError(_format_path(path), message)
-
-
-def _field_is_secret(model: type[BaseModel], name: int | str) -> bool:
-    info = model.model_fields.get(name) if isinstance(name, str) else None
-    return info is not None and _unwrap(info.annotation) is Secret
+        raise ConfigErrors([translate(e, Config) for e in exc.errors()], source) from None

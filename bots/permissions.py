@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bots.commands.router import Role
-from bots.config import Config, server_of
+from bots.config import Config
+from bots.ids import server_of
 
 #: (user_id, room_id) -> the user's power level in that room
 PowerLookup = Callable[[str, str], Awaitable[float]]
