@@ -65,6 +65,19 @@ async def register_bots(synapse: SynapseProcess, config_path: Path, admin_token:
     return config
 
 
+def unique(prefix: str) -> str:
+    """A fresh localpart: the tests share one homeserver."""
+    return f"{prefix}{secrets.token_hex(3)}"
+
+
+async def prepare(
+    synapse: SynapseProcess, admin_token: str, tmp: Path, bots: dict[str, dict[str, Any]]
+) -> RunningApp:
+    """Config file, bot accounts and a (not yet started) yakuba for these bots."""
+    path = write_config(tmp, synapse, bots)
+    return RunningApp(await register_bots(synapse, path, admin_token))
+
+
 class RunningApp:
     """yakuba's App in a background task, restartable like a process."""
 

@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import aiohttp
 
 from bots.demo.synapse import SynapseProcess
 from bots.matrix.signatures import only_key, verify_json
-from tests.integration.harness import RunningApp, Staff, register_bots, write_config
-
-
-def _name(prefix: str) -> str:
-    return f"{prefix}{secrets.token_hex(3)}"
+from tests.integration.harness import Staff, prepare, unique
 
 
 async def test_help_in_encrypted_room(
     synapse: SynapseProcess, admin_token: str, tmp_path: Path
 ) -> None:
     bots = {
-        "tasks": {"localpart": _name("tasks"), "features": ["tasks"]},
-        "alerts": {"localpart": _name("alerts"), "features": ["alerts"]},
+        "tasks": {"localpart": unique("tasks"), "features": ["tasks"]},
+        "alerts": {"localpart": unique("alerts"), "features": ["alerts"]},
     }
-    path = write_config(tmp_path, synapse, bots)
-    config = await register_bots(synapse, path, admin_token)
-    running = RunningApp(config)
+    running = await prepare(synapse, admin_token, tmp_path, bots)
+    config = running.config
     await running.start()
-    staff = await Staff.create(synapse, _name("tanaka"), "pw-tanaka-1", tmp_path / "staff")
+    staff = await Staff.create(synapse, unique("tanaka"), "pw-tanaka-1", tmp_path / "staff")
     try:
         bot_ids = [config.bots["tasks"].user_id, config.bots["alerts"].user_id]
         room = await staff.create_room(invite=bot_ids, encrypted=True)
@@ -60,10 +54,11 @@ async def test_help_in_encrypted_room(
 async def test_bot_device_is_cross_signed_and_stays_so_after_restart(
     synapse: SynapseProcess, admin_token: str, tmp_path: Path
 ) -> None:
-    path = write_config(tmp_path, synapse, {"alerts": {"localpart": _name("alerts")}})
-    config = await register_bots(synapse, path, admin_token)
+    running = await prepare(
+        synapse, admin_token, tmp_path, {"alerts": {"localpart": unique("alerts")}}
+    )
+    config = running.config
     bot_id = config.bots["alerts"].user_id
-    running = RunningApp(config)
     app = await running.start()
     device_before = app.bots["alerts"].client.device_id
     await running.stop()

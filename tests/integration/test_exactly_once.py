@@ -9,20 +9,19 @@ from pathlib import Path
 import aiohttp
 
 from bots.demo.synapse import SynapseProcess
-from tests.integration.harness import RunningApp, Staff, register_bots, write_config
+from tests.integration.harness import Staff, prepare, unique
 
 
 async def test_commands_sent_while_down_are_answered_once(
     synapse: SynapseProcess, admin_token: str, tmp_path: Path
 ) -> None:
-    path = write_config(tmp_path, synapse, {"tasks": {"localpart": f"tasks{secrets.token_hex(3)}"}})
-    config = await register_bots(synapse, path, admin_token)
-    bot_id = config.bots["tasks"].user_id
-    running = RunningApp(config)
-    await running.start()
-    staff = await Staff.create(
-        synapse, f"sato{secrets.token_hex(3)}", "pw-sato-12", tmp_path / "staff"
+    running = await prepare(
+        synapse, admin_token, tmp_path, {"tasks": {"localpart": unique("tasks")}}
     )
+    config = running.config
+    bot_id = config.bots["tasks"].user_id
+    await running.start()
+    staff = await Staff.create(synapse, unique("sato"), "pw-sato-12", tmp_path / "staff")
     try:
         room = await staff.create_room(invite=[bot_id], encrypted=True)
         await staff.wait_joined(room, bot_id)
@@ -59,15 +58,12 @@ async def test_commands_sent_while_down_are_answered_once(
 async def test_commands_from_before_the_bot_joined_are_ignored(
     synapse: SynapseProcess, admin_token: str, tmp_path: Path
 ) -> None:
-    path = write_config(
-        tmp_path, synapse, {"alerts": {"localpart": f"alerts{secrets.token_hex(3)}"}}
+    running = await prepare(
+        synapse, admin_token, tmp_path, {"alerts": {"localpart": unique("alerts")}}
     )
-    config = await register_bots(synapse, path, admin_token)
+    config = running.config
     bot_id = config.bots["alerts"].user_id
-    staff = await Staff.create(
-        synapse, f"kato{secrets.token_hex(3)}", "pw-kato-123", tmp_path / "staff"
-    )
-    running = RunningApp(config)
+    staff = await Staff.create(synapse, unique("kato"), "pw-kato-123", tmp_path / "staff")
     try:
         # history visible to new members: the bot will see these commands on joining
         room = await staff.create_room(invite=[], encrypted=False)
@@ -86,16 +82,15 @@ async def test_commands_from_before_the_bot_joined_are_ignored(
 async def test_undecryptable_message_gets_a_polite_answer(
     synapse: SynapseProcess, admin_token: str, tmp_path: Path
 ) -> None:
-    path = write_config(tmp_path, synapse, {"tasks": {"localpart": f"tasks{secrets.token_hex(3)}"}})
-    config = await register_bots(synapse, path, admin_token)
+    running = await prepare(
+        synapse, admin_token, tmp_path, {"tasks": {"localpart": unique("tasks")}}
+    )
+    config = running.config
     bot_id = config.bots["tasks"].user_id
-    running = RunningApp(config)
     app = await running.start()
     for bot in app.bots.values():
         bot.undecryptable_grace_s = 0.0  # no need to wait for a room key that will never come
-    staff = await Staff.create(
-        synapse, f"ito{secrets.token_hex(3)}", "pw-ito-1234", tmp_path / "staff"
-    )
+    staff = await Staff.create(synapse, unique("ito"), "pw-ito-1234", tmp_path / "staff")
     try:
         room = await staff.create_room(invite=[bot_id], encrypted=True)
         await staff.wait_joined(room, bot_id)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,10 +40,8 @@ class FakeClient:
 
 
 @pytest.fixture
-async def ledger(tmp_path: Path) -> AsyncIterator[SendLedger]:
-    db = await Database.open(tmp_path / "y.db")
-    yield SendLedger(db)
-    await db.close()
+def ledger(db: Database) -> SendLedger:
+    return SendLedger(db)
 
 
 def ok(event_id: str) -> RoomSendResponse:

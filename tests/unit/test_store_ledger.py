@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,6 @@ from bots.store.ledger import SendLedger, derive_txn_id
 TASKS = "@tasks:city.example.jp"
 ALERTS = "@alerts:city.example.jp"
 ROOM = "!room:city.example.jp"
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "ledger.db")
-    yield database
-    await database.close()
 
 
 @pytest.fixture
