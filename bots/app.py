@@ -7,26 +7,32 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from bots.bot import Bot, BotDirectory
-from bots.commands.builtin import builtin
-from bots.commands.router import Command, CommandSet
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bots.bot import Bot, BotDirectory, FeatureFactory
 from bots.config import Config
 from bots.i18n import Catalog
 from bots.store.database import Database
+from bots.tasks.wiring import make_task_feature
 
 log = logging.getLogger(__name__)
 
-#: the command sets of the workflow features, by the feature name used in config
-FEATURE_COMMANDS: dict[str, CommandSet] = {}
+#: how often the scheduler wakes the workflows; what is due is decided by the store
+WAKE_INTERVAL_S = 15
 
 
-def commands_for(features: Sequence[str]) -> list[Command]:
-    commands = list(builtin.commands)
-    for feature in features:
-        command_set = FEATURE_COMMANDS.get(feature)
-        if command_set is not None:
-            commands.extend(command_set.commands)
-    return commands
+def feature_factories(
+    names: Sequence[str],
+    config: Config,
+    db: Database,
+    catalog: Catalog,
+    clock: Callable[[], float],
+) -> list[FeatureFactory]:
+    factories: list[FeatureFactory] = []
+    for name in names:
+        if name == "tasks":
+            factories.append(lambda bot: make_task_feature(bot, config, db, catalog, clock))
+    return factories
 
 
 class App:
@@ -38,9 +44,18 @@ class App:
         self.catalog = catalog
         self.directory = BotDirectory()
         self.bots = {
-            name: Bot(name, config, db, catalog, commands_for(bot.features), self.directory, clock)
+            name: Bot(
+                name,
+                config,
+                db,
+                catalog,
+                feature_factories(bot.features, config, db, catalog, clock),
+                self.directory,
+                clock,
+            )
             for name, bot in config.bots.items()
         }
+        self.scheduler = AsyncIOScheduler(timezone=config.zone)
 
     @classmethod
     async def create(cls, config: Config, clock: Callable[[], float] = time.time) -> App:
@@ -52,9 +67,23 @@ class App:
         tasks = [
             asyncio.create_task(bot.run(), name=f"bot:{name}") for name, bot in self.bots.items()
         ]
+        for name, bot in self.bots.items():
+            if bot.features:
+                # APScheduler only wakes the bot; a missed wake-up is harmless (coalesced)
+                self.scheduler.add_job(
+                    bot.run_due,
+                    "interval",
+                    seconds=WAKE_INTERVAL_S,
+                    id=f"due:{name}",
+                    coalesce=True,
+                    max_instances=1,
+                    misfire_grace_time=None,
+                )
+        self.scheduler.start()
         try:
             await asyncio.gather(*tasks)
         finally:
+            self.scheduler.shutdown(wait=False)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,19 +19,23 @@ from nio import (
     JoinError,
     MegolmEvent,
     MessageDirection,
+    ReactionEvent,
     RoomMemberEvent,
     RoomMessagesResponse,
     RoomMessageText,
     SyncResponse,
 )
 
+from bots.commands.builtin import builtin
 from bots.commands.dispatcher import Dispatcher, IncomingMessage
-from bots.commands.parsing import command_text
+from bots.commands.parsing import command_text, is_command
 from bots.commands.router import Command, Role
 from bots.config import Config
+from bots.features import Feature, Reaction, RelatedMessage, relation
 from bots.i18n import Catalog
 from bots.matrix import content as mc
 from bots.matrix.crosssigning import KeyFile
+from bots.matrix.messenger import MatrixMessenger
 from bots.matrix.outbox import Outbox
 from bots.matrix.powerlevels import creators, user_power
 from bots.matrix.session import StartupError, log_in, make_client, prepare_encryption
@@ -46,6 +50,10 @@ log = logging.getLogger(__name__)
 SYNC_TIMEOUT_MS = 30_000
 #: each room's timeline in /sync; a longer gap is fetched with /messages
 TIMELINE_LIMIT = 50
+
+
+#: builds a feature for a bot (its messenger and permissions are ready by then)
+FeatureFactory = Callable[["Bot"], Feature]
 
 
 @dataclass
@@ -76,7 +84,7 @@ class Bot:
         config: Config,
         db: Database,
         catalog: Catalog,
-        commands: Sequence[Command],
+        features: Sequence[FeatureFactory],
         directory: BotDirectory,
         clock: Callable[[], float] = time.time,
         undecryptable_grace_s: float = 10.0,
@@ -95,8 +103,14 @@ class Bot:
             config.homeserver.url, self.user_id, store_dir / "e2ee", pickle_key
         )
         self._key_file = KeyFile(store_dir / "cross_signing.keys", pickle_key)
-        self.outbox = Outbox(self.client, SendLedger(db), clock)
+        ledger = SendLedger(db)
+        self.outbox = Outbox(self.client, ledger, clock)
+        self.messenger = MatrixMessenger(self.client, self.outbox, ledger)
         self.permissions = Permissions(config, self._power, self._room_names)
+        self.features: list[Feature] = [make(self) for make in features]
+        commands = [*builtin.commands]
+        for feature in self.features:
+            commands.extend(feature.commands.commands)
         self.directory = directory
         directory.commands_by_user[self.user_id] = list(commands)
         self.dispatcher = Dispatcher(
@@ -116,6 +130,7 @@ class Bot:
         self._alias_cache: dict[str, str | None] = {}
         self._undecryptable: list[_Undecryptable] = []
         self._stopping = asyncio.Event()
+        self.started = False
         self.sync_count = 0
         self.synced = asyncio.Condition()
 
@@ -153,6 +168,19 @@ class Bot:
                     response.message,
                 )
         await self.outbox.retry_pending()
+        self.started = True
+
+    async def run_due(self) -> int:
+        """What the scheduler calls: each feature does what is due now (the store decides)."""
+        if not self.started:
+            return 0
+        done = 0
+        for feature in self.features:
+            try:
+                done += await feature.run_due()
+            except Exception:
+                log.exception("bot %s: %s could not do what is due", self.name, feature.name)
+        return done
 
     async def _set_display_name(self) -> None:
         wanted = self.bot_config.display_name
@@ -351,21 +379,46 @@ class Bot:
                 _Undecryptable(event, room_id, self._clock() + self.undecryptable_grace_s)
             )
             return
+        if isinstance(event, ReactionEvent):
+            reaction = Reaction(room_id, event.event_id, event.sender, event.reacts_to, event.key)
+            await self._once(event.event_id, *(f.on_reaction(reaction) for f in self.features))
+            return
         if not isinstance(event, RoomMessageText):
             return
         content = event.source.get("content") or {}
         if (content.get("m.relates_to") or {}).get("rel_type") == "m.replace":
             return  # an edit is not a new command
+        text = command_text(content)
+        if not is_command(text):
+            root, reply = relation(content)
+            if root or reply:
+                related = RelatedMessage(room_id, event.event_id, event.sender, text, root, reply)
+                await self._once(
+                    event.event_id, *(f.on_related_message(related) for f in self.features)
+                )
+            return
         mentions = (content.get("m.mentions") or {}).get("user_ids") or []
         message = IncomingMessage(
             room_id=room_id,
             event_id=event.event_id,
             sender=event.sender,
-            body=command_text(content),
+            body=text,
             mentions=tuple(m for m in mentions if isinstance(m, str)),
             origin_server_ts=event.server_timestamp,
         )
         await self.dispatcher.handle(message, self._room_commands(room_id))
+
+    async def _once(self, event_id: str, *work: Coroutine[Any, Any, None]) -> None:
+        """Run the features' handlers for an event that was not handled before."""
+        if await self._events.is_handled(self.name, event_id):
+            for coro in work:
+                coro.close()
+            return
+        try:
+            for coro in work:
+                await coro
+        finally:
+            await self._events.mark_handled(self.name, event_id, int(self._clock() * 1000))
 
     def _room_commands(self, room_id: str) -> list[Command]:
         room = self.client.rooms.get(room_id)

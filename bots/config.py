@@ -15,6 +15,7 @@ import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -93,6 +94,38 @@ def _timezone(value: str) -> str:
             f"unknown time zone {value!r}: expected an IANA name like 'Asia/Tokyo' or 'UTC'"
         ) from None
     return value
+
+
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
+
+
+def _duration(value: object) -> timedelta:
+    """'1d', '2h', '30m', '1d12h' -> timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    match = _DURATION.fullmatch(str(value).strip()) if isinstance(value, str | int) else None
+    if not match or not any(match.groups()):
+        raise fail(f"expected a duration like '1d', '2h', '30m' or '1d12h', got {value!r}")
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes)
+
+
+def _crontab(value: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as exc:
+        raise fail(
+            f"expected a crontab line 'minute hour day month weekday' like"
+            f" '45 8 * * mon-fri', got {value!r} ({exc})"
+        ) from None
+    return value
+
+
+def _off_as_none(value: object) -> object:
+    """`off` (YAML reads it as false) switches a feature off."""
+    return None if value is False or value in ("off", "none") else value
 
 
 def _name_pattern(pattern: str, what: str) -> Any:
@@ -323,6 +356,25 @@ class Logging(_Model):
     level: LogLevel = "INFO"
 
 
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class TasksSettings(_Model):
+    """Task reminders and the daily digest."""
+
+    reminders_before: tuple[Duration, ...] = (timedelta(days=1), timedelta(hours=1))
+    overdue_after: Duration = timedelta(hours=1)
+    #: crontab line of the daily digest; `off` (or false) for none
+    digest: Annotated[
+        Annotated[str, AfterValidator(_crontab)] | None, BeforeValidator(_off_as_none)
+    ] = "45 8 * * mon-fri"
+    skip_holidays: bool = True
+    year_end_closure: bool = True
+    closed_days: tuple[date, ...] = ()
+    open_days: tuple[date, ...] = ()
+    max_title_length: int = Field(default=200, ge=10, le=2000)
+
+
 class Config(_Model):
     homeserver: Homeserver
     language: Language = "ja"
@@ -335,6 +387,7 @@ class Config(_Model):
     roles: dict[RoleKey, Annotated[Role, BeforeValidator(_none_as_empty)]] = {}
     users: dict[UserId, Annotated[UserPrefs, BeforeValidator(_none_as_empty)]] = {}
     logging: Logging = Logging()
+    tasks: TasksSettings = TasksSettings()
 
     @field_validator("data_dir")
     @classmethod

@@ -30,6 +30,8 @@ class CommandContext:
     role_check: RoleCheck
     #: the commands of every yakuba bot in this room (for !help)
     room_commands: Sequence[Command] = ()
+    #: users the message mentions (m.mentions.user_ids)
+    mentions: Sequence[str] = ()
     #: milliseconds between the command's origin_server_ts and its handling
     latency_ms: int | None = None
     _sent: int = field(default=0, init=False)

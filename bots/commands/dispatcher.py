@@ -65,6 +65,7 @@ class Dispatcher:
             send=self._send,
             role_check=self._role_check,
             room_commands=room_commands,
+            mentions=msg.mentions,
             latency_ms=max(0, now_ms - msg.origin_server_ts),
         )
 

@@ -47,3 +47,41 @@ def lines_to_html(header: str, items: Sequence[str], footer: str | None = None) 
     if footer:
         parts.append(f"<p>{html.escape(footer)}</p>")
     return "".join(parts)
+
+
+def edit_content(event_id: str, new_content: JsonDict) -> JsonDict:
+    """An m.replace edit of `event_id` with `new_content` (a full message content).
+
+    The fallback body starts with "* " as clients expect; mentions in an edit only
+    notify people who were not mentioned before, so the outer `m.mentions` is empty.
+    """
+    new = {k: v for k, v in new_content.items() if k != "m.relates_to"}
+    outer: JsonDict = {
+        "msgtype": new.get("msgtype", "m.text"),
+        "body": "* " + str(new.get("body", "")),
+        "m.new_content": new,
+        "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
+        "m.mentions": {},
+    }
+    if "formatted_body" in new:
+        outer["format"] = "org.matrix.custom.html"
+        outer["formatted_body"] = "* " + str(new["formatted_body"])
+    return outer
+
+
+def file_content(
+    filename: str, mimetype: str, size: int, mxc: str, keys: JsonDict | None
+) -> JsonDict:
+    """An m.file message; `keys` (from an encrypted upload) turn `url` into `file`."""
+    content: JsonDict = {
+        "msgtype": "m.file",
+        "body": filename,
+        "filename": filename,
+        "info": {"mimetype": mimetype, "size": size},
+        "m.mentions": {},
+    }
+    if keys is not None:
+        content["file"] = {"url": mxc, **keys}
+    else:
+        content["url"] = mxc
+    return content

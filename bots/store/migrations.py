@@ -66,4 +66,77 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX send_ledger_pending ON send_ledger (sender, sent_at)",
         ),
     ),
+    Migration(
+        2,
+        "tasks: tasks, comments, reminders, boards, digests, events for internal systems",
+        (
+            """CREATE TABLE tasks (
+                id INTEGER PRIMARY KEY,
+                room_id TEXT NOT NULL,
+                number INTEGER NOT NULL,
+                title TEXT NOT NULL,
+                creator TEXT NOT NULL,
+                due_at BIGINT,
+                priority TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                done_at BIGINT,
+                done_by TEXT,
+                event_id TEXT,
+                UNIQUE (room_id, number)
+            )""",
+            "CREATE INDEX tasks_room_status ON tasks (room_id, status)",
+            "CREATE INDEX tasks_event ON tasks (event_id)",
+            """CREATE TABLE task_assignees (
+                task_id INTEGER NOT NULL REFERENCES tasks (id),
+                user_id TEXT NOT NULL,
+                PRIMARY KEY (task_id, user_id)
+            )""",
+            "CREATE INDEX task_assignees_user ON task_assignees (user_id)",
+            """CREATE TABLE task_tags (
+                task_id INTEGER NOT NULL REFERENCES tasks (id),
+                tag TEXT NOT NULL,
+                PRIMARY KEY (task_id, tag)
+            )""",
+            """CREATE TABLE task_comments (
+                id INTEGER PRIMARY KEY,
+                task_id INTEGER NOT NULL REFERENCES tasks (id),
+                author TEXT NOT NULL,
+                text TEXT NOT NULL,
+                at BIGINT NOT NULL,
+                event_id TEXT UNIQUE
+            )""",
+            # one row per reminder to send; the store, not the scheduler, knows what is due
+            """CREATE TABLE task_reminders (
+                task_id INTEGER NOT NULL REFERENCES tasks (id),
+                kind TEXT NOT NULL,
+                due_at BIGINT NOT NULL,
+                sent_at BIGINT,
+                PRIMARY KEY (task_id, kind)
+            )""",
+            "CREATE INDEX task_reminders_due ON task_reminders (sent_at, due_at)",
+            """CREATE TABLE task_boards (
+                room_id TEXT PRIMARY KEY,
+                event_id TEXT NOT NULL,
+                version INTEGER NOT NULL DEFAULT 0
+            )""",
+            """CREATE TABLE task_digests (
+                room_id TEXT NOT NULL,
+                day TEXT NOT NULL,
+                sent_at BIGINT NOT NULL,
+                PRIMARY KEY (room_id, day)
+            )""",
+            # every change, for the appservice to forward to internal systems
+            """CREATE TABLE task_events (
+                id INTEGER PRIMARY KEY,
+                task_id INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                at BIGINT NOT NULL,
+                forwarded_at BIGINT
+            )""",
+        ),
+    ),
 )

@@ -71,10 +71,14 @@ def unique(prefix: str) -> str:
 
 
 async def prepare(
-    synapse: SynapseProcess, admin_token: str, tmp: Path, bots: dict[str, dict[str, Any]]
+    synapse: SynapseProcess,
+    admin_token: str,
+    tmp: Path,
+    bots: dict[str, dict[str, Any]],
+    **extra: Any,
 ) -> RunningApp:
     """Config file, bot accounts and a (not yet started) yakuba for these bots."""
-    path = write_config(tmp, synapse, bots)
+    path = write_config(tmp, synapse, bots, **extra)
     return RunningApp(await register_bots(synapse, path, admin_token))
 
 
@@ -148,7 +152,9 @@ class Staff:
             await self.client.keys_query()
         await self.client.send_to_device_messages()
 
-    async def create_room(self, invite: list[str], encrypted: bool = True) -> str:
+    async def create_room(
+        self, invite: list[str], encrypted: bool = True, power: dict[str, int] | None = None
+    ) -> str:
         initial_state = (
             [
                 {
@@ -160,7 +166,11 @@ class Staff:
             if encrypted
             else []
         )
-        response = await self.client.room_create(invite=invite, initial_state=initial_state)
+        response = await self.client.room_create(
+            invite=invite,
+            initial_state=initial_state,
+            power_level_override={"users": power} if power else None,
+        )
         assert isinstance(response, RoomCreateResponse), response
         return str(response.room_id)
 
@@ -175,15 +185,28 @@ class Staff:
                     return
                 await asyncio.sleep(0.1)
 
-    async def send(self, room_id: str, body: str) -> str:
+    async def send(self, room_id: str, body: str, **extra: Any) -> str:
+        return await self.send_content(
+            room_id, {"msgtype": "m.text", "body": body, "m.mentions": {}, **extra}
+        )
+
+    async def send_content(
+        self, room_id: str, content: dict[str, Any], event_type: str = "m.room.message"
+    ) -> str:
         await self.sync()
         response = await self.client.room_send(
-            room_id,
-            "m.room.message",
-            {"msgtype": "m.text", "body": body, "m.mentions": {}},
-            ignore_unverified_devices=True,
+            room_id, event_type, content, ignore_unverified_devices=True
         )
+        assert hasattr(response, "event_id"), response
         return str(response.event_id)
+
+    def events_from(self, sender: str, room_id: str | None = None) -> list[Any]:
+        return [
+            e
+            for e in self.received
+            if getattr(e, "sender", None) == sender
+            and (room_id is None or getattr(e, "room_id", room_id) == room_id)
+        ]
 
     def replies_to(self, event_id: str, sender: str | None = None) -> list[Any]:
         found = []

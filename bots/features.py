@@ -1,0 +1,56 @@
+"""A workflow as the bot runtime sees it: its commands, plus what it does with reactions,
+related messages (thread replies) and time. Each is called at most once per event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bots.commands.router import CommandSet
+
+
+@dataclass(frozen=True)
+class Reaction:
+    room_id: str
+    event_id: str
+    sender: str
+    target: str  # the event reacted to
+    key: str  # the emoji
+
+
+@dataclass(frozen=True)
+class RelatedMessage:
+    """A message (not a command) that is a reply or thread reply to another event."""
+
+    room_id: str
+    event_id: str
+    sender: str
+    text: str
+    thread_root: str | None
+    in_reply_to: str | None
+
+
+class Feature(Protocol):
+    name: str
+    commands: CommandSet
+
+    async def on_reaction(self, reaction: Reaction) -> None: ...
+
+    async def on_related_message(self, message: RelatedMessage) -> None: ...
+
+    async def run_due(self) -> int:
+        """Do what is due now (reminders, digests); returns how much was done."""
+        ...
+
+
+def relation(content: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(thread root, in-reply-to) of a message content."""
+    relates = content.get("m.relates_to") or {}
+    if not isinstance(relates, dict):
+        return None, None
+    root = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
+    reply = (relates.get("m.in_reply_to") or {}).get("event_id")
+    return (
+        root if isinstance(root, str) else None,
+        reply if isinstance(reply, str) else None,
+    )
