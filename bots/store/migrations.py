@@ -112,6 +112,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 task_id INTEGER NOT NULL REFERENCES tasks (id),
                 kind TEXT NOT NULL,
                 due_at BIGINT NOT NULL,
+                planned_at BIGINT NOT NULL,
                 sent_at BIGINT,
                 PRIMARY KEY (task_id, kind)
             )""",

@@ -6,6 +6,8 @@ others, deleting others' tasks and changing their due time need the lead role.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -192,14 +194,7 @@ class TaskService:
     async def delete(self, actor: Actor, task: Task, now: datetime) -> Task:
         await self._require_lead_unless_own(actor, task, "delete")
         task = await self.store.set_status(task, Status.DELETED, actor.user_id, now)
-        if task.event_id:
-            await self._messenger.edit(
-                task.room_id,
-                task.event_id,
-                self.room_renderer(task.room_id).task_message(task, now),
-                f"task-edit:{task.id}:{to_ms(task.updated_at)}",
-            )
-        await self.refresh_board(task.room_id, now)
+        await self._after_change(task, now)
         return task
 
     async def set_due(self, actor: Actor, task: Task, due: datetime | None, now: datetime) -> Task:
@@ -241,11 +236,9 @@ class TaskService:
     async def _after_change(self, task: Task, now: datetime) -> None:
         """Keep the task's message and the board current (edits in place)."""
         if task.event_id:
+            content = self.room_renderer(task.room_id).task_message(task, now)
             await self._messenger.edit(
-                task.room_id,
-                task.event_id,
-                self.room_renderer(task.room_id).task_message(task, now),
-                f"task-edit:{task.id}:{to_ms(task.updated_at)}",
+                task.room_id, task.event_id, content, _edit_key(task, content)
             )
         await self.refresh_board(task.room_id, now)
 
@@ -310,6 +303,7 @@ class TaskService:
         Called by the scheduler; the store decides, so a restart neither doubles nor loses
         one, and what fell due while yakuba was down goes out late, marked late.
         """
+        await self._link_queued_messages(now)
         sent = 0
         for reminder in await self.store.get_due_reminders(now):
             await self._send_reminder(reminder, now)
@@ -317,6 +311,15 @@ class TaskService:
             sent += 1
         sent += await self._send_digests(now)
         return sent
+
+    async def _link_queued_messages(self, now: datetime) -> None:
+        """A task message that was queued (homeserver away) gets its event id once it is
+        accepted: asking the ledger again with the same key sends nothing twice."""
+        for task in await self.store.get_open_tasks_without_message():
+            content = self.room_renderer(task.room_id).task_message(task, now)
+            event_id = await self._messenger.send(task.room_id, content, f"task-message:{task.id}")
+            if event_id is not None:
+                await self.store.set_event_id(task.id, event_id)
 
     async def _send_reminder(self, reminder: DueReminder, now: datetime) -> None:
         task = reminder.task
@@ -345,7 +348,8 @@ class TaskService:
         await self._messenger.send(
             task.room_id,
             mc.message(text, msgtype="m.text", mention_users=mention, reply_to=task.event_id),
-            f"task-reminder:{task.id}:{reminder.kind}:{to_ms(reminder.due_at)}",
+            f"task-reminder:{task.id}:{reminder.kind}:{to_ms(reminder.due_at)}"
+            f":{to_ms(reminder.planned_at)}",
         )
 
     async def _escalation_targets(self, task: Task) -> list[str]:
@@ -413,3 +417,9 @@ class TaskService:
             lines += [f"• {r.line(t, now)}" for t in today]
         people = sorted({u for t in [*overdue, *today] for u in t.assignees})
         return mc.message("\n".join(lines), msgtype="m.text", mention_users=people)
+
+
+def _edit_key(task: Task, content: dict[str, object]) -> str:
+    """One edit per distinct content of a task's message at a given change."""
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+    return f"task-edit:{task.id}:{to_ms(task.updated_at)}:{digest}"

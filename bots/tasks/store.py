@@ -42,6 +42,7 @@ class DueReminder:
     task: Task
     kind: str  # "before:<seconds>", "due" or "overdue"
     due_at: datetime
+    planned_at: datetime  # when it was planned: a re-planned reminder is a new message
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,13 @@ class TaskStore:
             (task_id,),
         )
         return [Comment(r[0], r[1], r[2], from_ms(r[3]) or datetime.min, r[4]) for r in rows]
+
+    async def get_open_tasks_without_message(self, limit: int = 100) -> list[Task]:
+        """Open tasks whose message was queued, not yet accepted by the homeserver."""
+        return await self._load(
+            f"SELECT {_COLUMNS} FROM tasks WHERE event_id IS NULL AND status = ? LIMIT ?",
+            (Status.OPEN.value, limit),
+        )
 
     async def rooms_with_open_tasks(self) -> list[str]:
         rows = await self._db.fetchall(
@@ -237,6 +245,9 @@ class TaskStore:
                     task.id,
                 ),
             )
+            await tx.execute(
+                "DELETE FROM task_reminders WHERE task_id = ? AND sent_at IS NULL", (task.id,)
+            )
             if status is Status.OPEN and task.due is not None:
                 await self._plan_reminders(tx, task.id, task.due, now)
             await _event(tx, task.id, kind, actor, now, {"number": task.number})
@@ -340,26 +351,28 @@ class TaskStore:
     ) -> None:
         for kind, at in self._plan.rows(due, now):
             await tx.execute(
-                "INSERT INTO task_reminders (task_id, kind, due_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (task_id, kind) DO UPDATE SET due_at = excluded.due_at,"
-                " sent_at = NULL",
-                (task_id, kind, to_ms(at)),
+                "INSERT INTO task_reminders (task_id, kind, due_at, planned_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (task_id, kind) DO UPDATE SET"
+                " due_at = excluded.due_at, planned_at = excluded.planned_at, sent_at = NULL",
+                (task_id, kind, to_ms(at), to_ms(now)),
             )
 
     # --- reminders, boards, digests ----------------------------------------------------
 
     async def get_due_reminders(self, now: datetime, limit: int = 500) -> list[DueReminder]:
         rows = await self._db.fetchall(
-            "SELECT r.task_id, r.kind, r.due_at FROM task_reminders r JOIN tasks t"
+            "SELECT r.task_id, r.kind, r.due_at, r.planned_at FROM task_reminders r JOIN tasks t"
             " ON t.id = r.task_id WHERE r.sent_at IS NULL AND r.due_at <= ? AND t.status = ?"
             " ORDER BY r.due_at LIMIT ?",
             (to_ms(now), Status.OPEN.value, limit),
         )
         found = []
-        for task_id, kind, due_at in rows:
+        for task_id, kind, due_at, planned_at in rows:
             task = await self.get_task(int(task_id))
             if task is not None:
-                found.append(DueReminder(task, str(kind), from_ms(due_at) or now))
+                found.append(
+                    DueReminder(task, str(kind), from_ms(due_at) or now, from_ms(planned_at) or now)
+                )
         return found
 
     async def next_reminder_at(self) -> datetime | None:

@@ -81,12 +81,12 @@ def parse_task_spec(
             kind, rest = keyed
             values = [rest] if rest else []
             i += 1
-            # the value runs until the next keyword, mention or tag
+            # a due time runs until the next keyword, mention or tag; a priority is one word
             while i < len(words) and not _is_marker(words[i]):
+                if kind == "priority" and values:
+                    break
                 values.append(words[i])
                 i += 1
-                if kind == "priority":
-                    break
             if kind == "due":
                 due_words = values
             else:

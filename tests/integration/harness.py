@@ -141,8 +141,9 @@ class Staff:
     def user_id(self) -> str:
         return str(self.client.user_id)
 
-    async def sync(self) -> None:
-        response = await self.client.sync(timeout=1000, full_state=True)
+    async def sync(self, wait_ms: int = 1000) -> None:
+        first = not self.client.next_batch
+        response = await self.client.sync(timeout=wait_ms, full_state=first)
         assert isinstance(response, SyncResponse), response
         for info in response.rooms.join.values():
             self.received.extend(info.timeline.events)
@@ -193,7 +194,7 @@ class Staff:
     async def send_content(
         self, room_id: str, content: dict[str, Any], event_type: str = "m.room.message"
     ) -> str:
-        await self.sync()
+        await self.sync(wait_ms=0)  # current members and keys, without waiting
         response = await self.client.room_send(
             room_id, event_type, content, ignore_unverified_devices=True
         )
