@@ -29,7 +29,7 @@ from nio import (
 from bots.commands.builtin import builtin
 from bots.commands.dispatcher import Dispatcher, IncomingMessage
 from bots.commands.parsing import command_text, is_command
-from bots.commands.router import Command, Role
+from bots.commands.router import Command
 from bots.config import Config
 from bots.features import Feature, Reaction, RelatedMessage, relation
 from bots.i18n import Catalog
@@ -37,7 +37,7 @@ from bots.matrix import content as mc
 from bots.matrix.crosssigning import KeyFile
 from bots.matrix.messenger import MatrixMessenger
 from bots.matrix.outbox import Outbox
-from bots.matrix.powerlevels import creators, user_power
+from bots.matrix.roomstate import RoomState
 from bots.matrix.session import StartupError, log_in, make_client, prepare_encryption
 from bots.permissions import Permissions
 from bots.store.database import Database
@@ -106,7 +106,8 @@ class Bot:
         ledger = SendLedger(db)
         self.outbox = Outbox(self.client, ledger, clock)
         self.messenger = MatrixMessenger(self.client, self.outbox, ledger)
-        self.permissions = Permissions(config, self._power, self._room_names)
+        self.room_state = RoomState(self.client, config)
+        self.permissions = Permissions(config, self.room_state.power, self.room_state.names)
         self.features: list[Feature] = [make(self) for make in features]
         commands = [*builtin.commands]
         for feature in self.features:
@@ -126,8 +127,6 @@ class Bot:
         )
         self._catalog = catalog
         self._http: aiohttp.ClientSession | None = None
-        self._create_events: dict[str, tuple[str, dict[str, Any]]] = {}
-        self._alias_cache: dict[str, str | None] = {}
         self._undecryptable: list[_Undecryptable] = []
         self._stopping = asyncio.Event()
         self.started = False
@@ -267,7 +266,7 @@ class Bot:
             log.exception("bot %s: key upload/query/claim failed", self.name)
         await self._handle_invites(response)
         for room_id, info in response.rooms.join.items():
-            self._remember_state(room_id, [*info.state, *info.timeline.events])
+            self.room_state.remember(room_id, [*info.state, *info.timeline.events])
             await self._record_join(room_id, [*info.state, *info.timeline.events])
             events = list(info.timeline.events)
             if info.timeline.limited and since is not None and info.timeline.prev_batch:
@@ -342,12 +341,6 @@ class Bot:
                     inviter,
                 )
                 await self.client.room_leave(room_id)
-
-    def _remember_state(self, room_id: str, events: Sequence[Any]) -> None:
-        for event in events:
-            source = getattr(event, "source", None) or {}
-            if source.get("type") == "m.room.create" and source.get("state_key") == "":
-                self._create_events[room_id] = (source["sender"], source.get("content") or {})
 
     async def _record_join(self, room_id: str, events: Sequence[Any]) -> None:
         for event in events:
@@ -468,34 +461,3 @@ class Bot:
             except Exception:  # a key request already pending is fine
                 log.debug("room key request for %s not sent", event.event_id)
         await self._events.mark_handled(self.name, event.event_id, int(self._clock() * 1000))
-
-    # --- room state for permissions --------------------------------------------------
-
-    async def _power(self, user_id: str, room_id: str) -> float:
-        room = self.client.rooms.get(room_id)
-        if room is None:
-            return 0
-        levels = room.power_levels
-        content = {"users": dict(levels.users), "users_default": levels.defaults.users_default}
-        sender, create = self._create_events.get(room_id, ("", {}))
-        return user_power(user_id, content, creators(sender, create), legacy_creator=sender)
-
-    async def _room_names(self, room_id: str) -> frozenset[str]:
-        names = {room_id}
-        room = self.client.rooms.get(room_id)
-        if room is not None and room.canonical_alias:
-            names.add(room.canonical_alias)
-        for department in self.config.departments:
-            for ref in department.rooms:
-                if ref.startswith("#") and await self._resolve_alias(ref) == room_id:
-                    names.add(ref)
-        return frozenset(names)
-
-    async def _resolve_alias(self, alias: str) -> str | None:
-        if alias not in self._alias_cache:
-            response = await self.client.room_resolve_alias(alias)
-            self._alias_cache[alias] = getattr(response, "room_id", None)
-        return self._alias_cache[alias]
-
-    async def has_role(self, user_id: str, room_id: str, role: Role) -> bool:
-        return await self.permissions.has_role(user_id, room_id, role)
