@@ -11,30 +11,48 @@ an operator reads the YAML (``bots.tasks.rooms[2]``, ``roles.lead.users[0]``).
 from __future__ import annotations
 
 import os
-import re
-import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from bots.config_errors import ConfigError, ConfigErrors, describe, fail, translate
+from bots.config_types import (
+    CHECKS,
+    FEATURES,
+    ROLE_NAMES,
+    BotName,
+    Checks,
+    DepartmentId,
+    Feature,
+    Language,
+    LogLevel,
+    Model,
+    RoleKey,
+    RoomRef,
+    ServerName,
+    TimeZoneName,
+    UserId,
+    check_rights_holder,
+    checks,
+    crontab,
+    duration,
+    none_as_empty,
+    off_as_none,
+    resolve_path,
+)
 from bots.ids import is_room_ref, is_user_id, parse_user_id, server_name_problem, server_of
 from bots.secrets import SECRET_BASE_DIR, SECRET_ENV, Secret
 
@@ -62,181 +80,8 @@ __all__ = [
     "server_of",
 ]
 
-# --------------------------------------------------------------------------- field types
 
-
-def _user_id(value: str) -> str:
-    try:
-        parse_user_id(value)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
-    return value
-
-
-def _room_ref(value: str) -> str:
-    if not is_room_ref(value):
-        raise fail(f"expected a room ID (!…) or alias (#…:server), got {value!r}")
-    return value
-
-
-def _server_name(value: str) -> str:
-    problem = server_name_problem(value)
-    if problem:
-        raise fail(f"{problem}, got {value!r}")
-    return value
-
-
-def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise fail(
-            f"unknown time zone {value!r}: expected an IANA name like 'Asia/Tokyo' or 'UTC'"
-        ) from None
-    return value
-
-
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
-
-
-def _duration(value: object) -> timedelta:
-    """'1d', '2h', '30m', '1d12h' -> timedelta."""
-    if isinstance(value, timedelta):
-        return value
-    match = _DURATION.fullmatch(str(value).strip()) if isinstance(value, str | int) else None
-    if not match or not any(match.groups()):
-        raise fail(f"expected a duration like '1d', '2h', '30m' or '1d12h', got {value!r}")
-    days, hours, minutes = (int(g or 0) for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes)
-
-
-def _crontab(value: str) -> str:
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        CronTrigger.from_crontab(value)
-    except ValueError as exc:
-        raise fail(
-            f"expected a crontab line 'minute hour day month weekday' like"
-            f" '45 8 * * mon-fri', got {value!r} ({exc})"
-        ) from None
-    return value
-
-
-def _off_as_none(value: object) -> object:
-    """`off` (YAML reads it as false) switches a feature off."""
-    return None if value is False or value in ("off", "none") else value
-
-
-def _name_pattern(pattern: str, what: str) -> Any:
-    compiled = re.compile(pattern)
-
-    def check(value: str) -> str:
-        if not compiled.fullmatch(value):
-            raise fail(f"{what} must match {pattern}, got {value!r}")
-        return value
-
-    return AfterValidator(check)
-
-
-def _upper(value: object) -> object:
-    return value.upper() if isinstance(value, str) else value
-
-
-UserId = Annotated[str, AfterValidator(_user_id)]
-RoomRef = Annotated[str, AfterValidator(_room_ref)]
-ServerName = Annotated[str, AfterValidator(_server_name)]
-TimeZoneName = Annotated[str, AfterValidator(_timezone)]
-BotName = Annotated[str, _name_pattern(r"[a-z][a-z0-9_]*", "a bot name")]
-DepartmentId = Annotated[str, _name_pattern(r"[a-z][a-z0-9_-]*", "a department id")]
-Language = Literal["ja", "en"]
-Feature = Literal["tasks", "announcements", "alerts"]
-RoleName = Literal["lead", "announcer", "disaster_officer", "admin"]
-LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)]
-
-FEATURES: tuple[str, ...] = typing.get_args(Feature)
-ROLE_NAMES: tuple[str, ...] = typing.get_args(RoleName)
-
-
-def _role_name(value: str) -> str:
-    if value not in ROLE_NAMES:
-        raise fail(f"unknown role {value!r} (known roles: {', '.join(ROLE_NAMES)})")
-    return value
-
-
-# A plain str key (checked against ROLE_NAMES) so that ``config.roles.get(name)`` type-checks.
-RoleKey = Annotated[str, AfterValidator(_role_name)]
-
-# --------------------------------------------------------------------------- validation context
-
-
-@dataclass
-class _Checks:
-    """Facts known before validation that cross-field checks need (see ``parse_config``)."""
-
-    base_dir: Path
-    server_name: str | None = None
-    trusted_users: frozenset[str] = frozenset()
-    department_ids: set[str] = field(default_factory=set)
-
-
-_CHECKS = "yakuba"
-
-
-def _checks(info: ValidationInfo) -> _Checks:
-    context = info.context if isinstance(info.context, Mapping) else {}
-    found = context.get(_CHECKS)
-    if isinstance(found, _Checks):
-        return found
-    base_dir = context.get(SECRET_BASE_DIR)
-    return _Checks(base_dir=base_dir if isinstance(base_dir, Path) else Path.cwd())
-
-
-def _check_rights_holder(user_id: str, info: ValidationInfo) -> str:
-    """A remote user listed as a lead or role holder must also be in trusted_users."""
-    checks = _checks(info)
-    if checks.server_name is None:
-        return user_id
-    server = server_of(user_id)
-    if server != checks.server_name and user_id not in checks.trusted_users:
-        raise fail(
-            f"{user_id} is on another homeserver ({server}); users of other homeservers have"
-            " no rights unless they are also listed in security.trusted_users"
-        )
-    return user_id
-
-
-def _resolve_path(value: Path, base: Path) -> Path:
-    value = value.expanduser()
-    return (value if value.is_absolute() else base / value).resolve()
-
-
-# --------------------------------------------------------------------------- models
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_means_default(cls, data: object) -> object:
-        # "security:" with every child commented out is null in YAML: treat an optional key
-        # left empty like a key left out. Required keys stay and get a type error.
-        if not isinstance(data, Mapping):
-            return data
-        fields = cls.model_fields
-        return {
-            key: value
-            for key, value in data.items()
-            if not (value is None and key in fields and not fields[key].is_required())
-        }
-
-
-def _none_as_empty(value: object) -> object:
-    return {} if value is None else value
-
-
-class Homeserver(_Model):
+class Homeserver(Model):
     url: str
     server_name: ServerName
 
@@ -251,20 +96,20 @@ class Homeserver(_Model):
         return value.rstrip("/")
 
 
-class Store(_Model):
+class Store(Model):
     type: Literal["sqlite"] = "sqlite"
     #: Relative paths are resolved against ``data_dir`` (see ``Config``).
     path: Path = Path("yakuba.db")
 
 
-class Security(_Model):
+class Security(Model):
     #: Server names whose users may invite the bots (the own server is always allowed).
     allowed_homeservers: tuple[ServerName, ...] = ()
     #: Users of other homeservers that get the rights of the roles they are listed in.
     trusted_users: tuple[UserId, ...] = ()
 
 
-class Bot(_Model):
+class Bot(Model):
     user_id: UserId
     password: Secret
     pickle_key: Secret
@@ -275,7 +120,7 @@ class Bot(_Model):
     @field_validator("user_id")
     @classmethod
     def _check_local(cls, value: str, info: ValidationInfo) -> str:
-        server_name = _checks(info).server_name
+        server_name = checks(info).server_name
         if server_name is not None and server_of(value) != server_name:
             raise fail(
                 f"a bot must be a user of this homeserver ({server_name}),"
@@ -301,7 +146,7 @@ class Bot(_Model):
         return value
 
 
-class DepartmentName(_Model):
+class DepartmentName(Model):
     ja: str
     en: str | None = None
 
@@ -310,7 +155,7 @@ class DepartmentName(_Model):
         return self.en if language == "en" and self.en else self.ja
 
 
-class Department(_Model):
+class Department(Model):
     id: DepartmentId
     name: DepartmentName
     rooms: tuple[RoomRef, ...] = ()
@@ -319,7 +164,7 @@ class Department(_Model):
     @field_validator("id")
     @classmethod
     def _check_unique(cls, value: str, info: ValidationInfo) -> str:
-        seen = _checks(info).department_ids
+        seen = checks(info).department_ids
         if value in seen:
             raise fail(f"department id {value!r} is used more than once")
         seen.add(value)
@@ -329,11 +174,11 @@ class Department(_Model):
     @classmethod
     def _check_leads(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         for user_id in value:
-            _check_rights_holder(user_id, info)
+            check_rights_holder(user_id, info)
         return value
 
 
-class Role(_Model):
+class Role(Model):
     #: Users holding the role in every room.
     users: tuple[UserId, ...] = ()
     #: Anyone with at least this power level in a room holds the role there; None: list only.
@@ -343,30 +188,30 @@ class Role(_Model):
     @classmethod
     def _check_users(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         for user_id in value:
-            _check_rights_holder(user_id, info)
+            check_rights_holder(user_id, info)
         return value
 
 
-class UserPrefs(_Model):
+class UserPrefs(Model):
     language: Language | None = None
     timezone: TimeZoneName | None = None
 
 
-class Logging(_Model):
+class Logging(Model):
     level: LogLevel = "INFO"
 
 
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Duration = Annotated[timedelta, BeforeValidator(duration)]
 
 
-class TasksSettings(_Model):
+class TasksSettings(Model):
     """Task reminders and the daily digest."""
 
     reminders_before: tuple[Duration, ...] = (timedelta(days=1), timedelta(hours=1))
     overdue_after: Duration = timedelta(hours=1)
     #: crontab line of the daily digest; `off` (or false) for none
     digest: Annotated[
-        Annotated[str, AfterValidator(_crontab)] | None, BeforeValidator(_off_as_none)
+        Annotated[str, AfterValidator(crontab)] | None, BeforeValidator(off_as_none)
     ] = "45 8 * * mon-fri"
     skip_holidays: bool = True
     year_end_closure: bool = True
@@ -375,7 +220,7 @@ class TasksSettings(_Model):
     max_title_length: int = Field(default=200, ge=10, le=2000)
 
 
-class Config(_Model):
+class Config(Model):
     homeserver: Homeserver
     language: Language = "ja"
     timezone: TimeZoneName = "Asia/Tokyo"
@@ -384,15 +229,19 @@ class Config(_Model):
     security: Security = Security()
     bots: dict[BotName, Bot]
     departments: tuple[Department, ...] = ()
-    roles: dict[RoleKey, Annotated[Role, BeforeValidator(_none_as_empty)]] = {}
-    users: dict[UserId, Annotated[UserPrefs, BeforeValidator(_none_as_empty)]] = {}
+    roles: dict[RoleKey, Annotated[Role, BeforeValidator(none_as_empty)]] = Field(
+        default_factory=dict
+    )
+    users: dict[UserId, Annotated[UserPrefs, BeforeValidator(none_as_empty)]] = Field(
+        default_factory=dict
+    )
     logging: Logging = Logging()
     tasks: TasksSettings = TasksSettings()
 
     @field_validator("data_dir")
     @classmethod
     def _resolve_data_dir(cls, value: Path, info: ValidationInfo) -> Path:
-        return _resolve_path(value, _checks(info).base_dir)
+        return resolve_path(value, checks(info).base_dir)
 
     @field_validator("store", mode="after")
     @classmethod
@@ -400,7 +249,7 @@ class Config(_Model):
         data_dir = info.data.get("data_dir")
         if not isinstance(data_dir, Path):  # data_dir itself is invalid, reported there
             return value
-        return value.model_copy(update={"path": _resolve_path(value.path, data_dir)})
+        return value.model_copy(update={"path": resolve_path(value.path, data_dir)})
 
     @field_validator("bots")
     @classmethod
@@ -563,7 +412,7 @@ def parse_config(
             [ConfigError("", f"expected a mapping of keys at the top level, got {describe(data)}")],
             source,
         )
-    checks = _Checks(base_dir=base_dir)
+    checks = Checks(base_dir=base_dir)
     # The cross-field checks (bots on our server, remote role holders trusted) need these
     # before the whole model is validated; if they are invalid, validation reports them.
     homeserver = data.get("homeserver")
@@ -574,7 +423,7 @@ def parse_config(
     security = data.get("security")
     if isinstance(security, Mapping) and isinstance(security.get("trusted_users"), list):
         checks.trusted_users = frozenset(u for u in security["trusted_users"] if isinstance(u, str))
-    context = {SECRET_ENV: env, SECRET_BASE_DIR: base_dir, _CHECKS: checks}
+    context = {SECRET_ENV: env, SECRET_BASE_DIR: base_dir, CHECKS: checks}
     try:
         return Config.model_validate(data, context=context)
     except ValidationError as exc:
