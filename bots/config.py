@@ -28,6 +28,7 @@ from pydantic import (
     field_validator,
 )
 
+from bots.config_bridge import AppserviceSettings, Hook, Outbound, System
 from bots.config_errors import ConfigError, ConfigErrors, describe, fail, translate
 from bots.config_types import (
     CHECKS,
@@ -36,6 +37,7 @@ from bots.config_types import (
     BotName,
     Checks,
     DepartmentId,
+    Duration,
     Feature,
     Language,
     LogLevel,
@@ -48,7 +50,6 @@ from bots.config_types import (
     check_rights_holder,
     checks,
     crontab,
-    duration,
     none_as_empty,
     off_as_none,
     resolve_path,
@@ -201,9 +202,6 @@ class Logging(Model):
     level: LogLevel = "INFO"
 
 
-Duration = Annotated[timedelta, BeforeValidator(duration)]
-
-
 class TasksSettings(Model):
     """Task reminders and the daily digest."""
 
@@ -237,6 +235,20 @@ class Config(Model):
     )
     logging: Logging = Logging()
     tasks: TasksSettings = TasksSettings()
+    #: the application service; left out, yakuba runs the bots only
+    appservice: AppserviceSettings | None = None
+    systems: tuple[System, ...] = ()
+    hooks: tuple[Hook, ...] = ()
+    outbound: Outbound = Outbound()
+
+    @field_validator("systems", "hooks")
+    @classmethod
+    def _unique_ids(cls, value: tuple[System, ...] | tuple[Hook, ...]) -> Any:
+        ids = [item.id for item in value]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise fail(f"id {repeated[0]!r} is used more than once")
+        return value
 
     @field_validator("data_dir")
     @classmethod
@@ -423,6 +435,11 @@ def parse_config(
     security = data.get("security")
     if isinstance(security, Mapping) and isinstance(security.get("trusted_users"), list):
         checks.trusted_users = frozenset(u for u in security["trusted_users"] if isinstance(u, str))
+    systems = data.get("systems", [])
+    if isinstance(systems, list):
+        checks.system_ids = frozenset(
+            str(s["id"]) for s in systems if isinstance(s, Mapping) and "id" in s
+        )
     context = {SECRET_ENV: env, SECRET_BASE_DIR: base_dir, CHECKS: checks}
     try:
         return Config.model_validate(data, context=context)

@@ -141,6 +141,8 @@ class Checks:
     server_name: str | None = None
     trusted_users: frozenset[str] = frozenset()
     department_ids: set[str] = field(default_factory=set)
+    #: ids in `systems:` (None when that section is unreadable: reported there)
+    system_ids: frozenset[str] | None = None
 
 
 CHECKS = "yakuba"
@@ -197,3 +199,6 @@ class Model(BaseModel):
 
 def none_as_empty(value: object) -> object:
     return {} if value is None else value
+
+
+Duration = Annotated[timedelta, BeforeValidator(duration)]
