@@ -140,4 +140,63 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        3,
+        "appservice: transactions, queued events, webhook ids, outbound outbox, virtual users",
+        (
+            # a transaction id is a replay only with the same body (Synapse on SQLite
+            # restarts its ids after a restart)
+            """CREATE TABLE as_transactions (
+                txn_id TEXT NOT NULL,
+                body_hash TEXT NOT NULL,
+                received_at BIGINT NOT NULL,
+                PRIMARY KEY (txn_id, body_hash)
+            )""",
+            # events are queued durably before the transaction is acknowledged
+            """CREATE TABLE as_events (
+                event_id TEXT PRIMARY KEY,
+                room_id TEXT,
+                event_type TEXT,
+                event TEXT NOT NULL,
+                received_at BIGINT NOT NULL,
+                handled_at BIGINT,
+                error TEXT
+            )""",
+            "CREATE INDEX as_events_pending ON as_events (handled_at, received_at)",
+            # each inbound webhook-id once
+            """CREATE TABLE webhook_receipts (
+                hook_id TEXT NOT NULL,
+                webhook_id TEXT NOT NULL,
+                received_at BIGINT NOT NULL,
+                PRIMARY KEY (hook_id, webhook_id)
+            )""",
+            # outbound webhooks, delivered from here with retries; dead letters stay
+            """CREATE TABLE outbox (
+                id INTEGER PRIMARY KEY,
+                endpoint TEXT NOT NULL,
+                dedupe_key TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at BIGINT NOT NULL,
+                last_error TEXT,
+                delivered_at BIGINT,
+                dead_at BIGINT,
+                UNIQUE (endpoint, dedupe_key)
+            )""",
+            "CREATE INDEX outbox_due ON outbox (delivered_at, dead_at, next_attempt_at)",
+            """CREATE TABLE virtual_users (
+                user_id TEXT PRIMARY KEY,
+                display_name TEXT,
+                avatar_url TEXT,
+                registered_at BIGINT NOT NULL
+            )""",
+            """CREATE TABLE virtual_user_rooms (
+                user_id TEXT NOT NULL,
+                room_id TEXT NOT NULL,
+                joined_at BIGINT NOT NULL,
+                PRIMARY KEY (user_id, room_id)
+            )""",
+        ),
+    ),
 )
