@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -35,6 +36,14 @@ def feature_factories(
     return factories
 
 
+class Service(Protocol):
+    """Something that runs beside the bots on the same loop (the appservice)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class App:
     def __init__(
         self, config: Config, db: Database, catalog: Catalog, clock: Callable[[], float]
@@ -62,8 +71,23 @@ class App:
         db = await Database.open(config.store.path)
         return cls(config, db, Catalog.load(), clock)
 
-    async def run(self) -> None:
-        """Run every bot until cancelled; one bot failing to start stops the others."""
+    async def run(self, services: Sequence[Service] = ()) -> None:
+        """Run every bot until stopped; one bot failing to start stops the others.
+
+        `services` (the appservice) start before the bots and stop before the store closes.
+        """
+        started: list[Service] = []
+        try:
+            for service in services:
+                await service.start()
+                started.append(service)
+            await self._run_bots()
+        finally:
+            for service in reversed(started):
+                await service.stop()
+            await self.db.close()
+
+    async def _run_bots(self) -> None:
         tasks = [
             asyncio.create_task(bot.run(), name=f"bot:{name}") for name, bot in self.bots.items()
         ]
@@ -87,7 +111,6 @@ class App:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await self.db.close()
 
     def stop(self) -> None:
         for bot in self.bots.values():

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,7 @@ SYNC_TIMEOUT_MS = 30_000
 TIMELINE_LIMIT = 50
 
 
+EventListener = Callable[[str, dict[str, Any], bool], Awaitable[None]]
 #: builds a feature for a bot (its messenger and permissions are ready by then)
 FeatureFactory = Callable[["Bot"], Feature]
 
@@ -130,6 +131,9 @@ class Bot:
         self._undecryptable: list[_Undecryptable] = []
         self._stopping = asyncio.Event()
         self.started = False
+        #: called with (room_id, event source, was it encrypted) for each event the bot
+        #: sees after joining, decrypted where it could be (the appservice's outbound rules)
+        self.event_listeners: list[EventListener] = []
         self.sync_count = 0
         self.synced = asyncio.Condition()
 
@@ -168,6 +172,13 @@ class Bot:
                 )
         await self.outbox.retry_pending()
         self.started = True
+
+    async def last_sync_at(self) -> float | None:
+        """When this bot last synced successfully (seconds), from the store."""
+        session = await self._sessions.get_session(self.name)
+        if session is None or session.last_sync_at is None:
+            return None
+        return session.last_sync_at / 1000
 
     async def run_due(self) -> int:
         """What the scheduler calls: each feature does what is due now (the store decides)."""
@@ -372,6 +383,8 @@ class Bot:
                 _Undecryptable(event, room_id, self._clock() + self.undecryptable_grace_s)
             )
             return
+        for listener in self.event_listeners:
+            await listener(room_id, event.source, bool(getattr(event, "decrypted", False)))
         if isinstance(event, ReactionEvent):
             reaction = Reaction(room_id, event.event_id, event.sender, event.reacts_to, event.key)
             await self._once(event.event_id, *(f.on_reaction(reaction) for f in self.features))

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from bots.app import App
-from bots.config import ConfigErrors, load_config
+from bots.config import Config, ConfigErrors, load_config
 from bots.demo.city import DemoCity, StaffAccount, ensure_secret_files
 from bots.demo.synapse import SynapseConfig, SynapseProcess
-from bots.matrix.session import StartupError
 
 log = logging.getLogger(__name__)
 
 
-async def run_demo(config_path: Path, state: Path, port: int) -> int:
-    """`state` must be an absolute path (all of the demo's state lives there)."""
+async def run_demo(
+    config_path: Path,
+    state: Path,
+    port: int,
+    run: Callable[[Config], Awaitable[int]],
+    synapse_extra: Callable[[Config], dict[str, Any]] | None = None,
+) -> int:
+    """`state` must be an absolute path (all of the demo's state lives there); `run` runs
+    yakuba (bots and appservice) until stopped; `synapse_extra` adds homeserver settings
+    such as the appservice registration."""
     ensure_secret_files(config_path)
     try:
         config = load_config(config_path)
@@ -30,30 +35,20 @@ async def run_demo(config_path: Path, state: Path, port: int) -> int:
     if config.homeserver.url.rstrip("/") != f"http://127.0.0.1:{port}":
         print(f"{config_path}: homeserver.url must be http://127.0.0.1:{port} for the demo")
         return 1
+    extra = synapse_extra(config) if synapse_extra else None
     synapse = SynapseProcess(
-        SynapseConfig(
-            state_dir=state / "synapse", port=port, server_name=config.homeserver.server_name
-        )
+        SynapseConfig(state / "synapse", port, config.homeserver.server_name, extra)
     )
     print(f"Starting Synapse on {synapse.url} (state in {state / 'synapse'}) …")
     await synapse.start()
     try:
         city = yaml.safe_load((config_path.parent / "demo-staff.yaml").read_text("utf-8"))
         staff = await DemoCity(synapse, config, state / "secrets").provision(city)
-        app = await App.create(config)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, app.stop)
         print_welcome(synapse.url, staff)
-        await app.run()
-    except StartupError as exc:
-        print(exc)
-        return 1
+        return await run(config)
     finally:
         print("Stopping Synapse …")
         await synapse.stop()
-    return 0
 
 
 def print_welcome(url: str, staff: list[StaffAccount]) -> None:

@@ -22,6 +22,7 @@ from bots.config import Config
 from bots.i18n import Catalog
 from bots.matrix import content as mc
 from bots.messenger import Messenger
+from bots.store.database import Transaction
 from bots.tasks.calendar import BusinessCalendar
 from bots.tasks.model import Priority, Status, Task
 from bots.tasks.render import Renderer
@@ -165,6 +166,38 @@ class TaskService:
             tags,
             now,
         )
+        await self._post_task(task, now)
+        return task
+
+    async def add_from_system(
+        self,
+        room_id: str,
+        system_user: str,
+        title: str,
+        assignees: Sequence[str],
+        due: datetime | None,
+        priority: Priority,
+        now: datetime,
+        also: Callable[[Transaction], Awaitable[object]] | None = None,
+    ) -> Task:
+        """A task from an internal system (a signed webhook that IT configured): no role is
+        needed, but the assignees must be members of the room."""
+        self._check_members(room_id, assignees)
+        task = await self.store.create_task(
+            room_id,
+            title,
+            system_user,
+            assignees,
+            due.astimezone(UTC) if due else None,
+            priority,
+            (),
+            now,
+            also,
+        )
+        await self._post_task(task, now)
+        return task
+
+    async def _post_task(self, task: Task, now: datetime) -> None:
         event_id = await self._messenger.send(
             task.room_id,
             self.room_renderer(task.room_id).task_message(task, now),
@@ -173,7 +206,6 @@ class TaskService:
         if event_id is not None:
             await self.store.set_event_id(task.id, event_id)
         await self.refresh_board(task.room_id, now)
-        return task
 
     async def complete(self, actor: Actor, task: Task, now: datetime) -> Task:
         if not task.is_open:

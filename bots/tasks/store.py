@@ -4,7 +4,7 @@ internal systems) and its reminder rows, so nothing is half done."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -172,8 +172,12 @@ class TaskStore:
         priority: Priority,
         tags: Sequence[str],
         now: datetime,
+        also: Callable[[Transaction], Awaitable[object]] | None = None,
     ) -> Task:
+        """`also` runs in the same transaction (e.g. recording the webhook that asked)."""
         async with self._db.transaction() as tx:
+            if also is not None:
+                await also(tx)
             row = await tx.fetchone(
                 "SELECT COALESCE(MAX(number), 0) + 1 FROM tasks WHERE room_id = ?", (room_id,)
             )

@@ -65,6 +65,18 @@ async def register_bots(synapse: SynapseProcess, config_path: Path, admin_token:
     return config
 
 
+async def eventually(predicate: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
+    """Poll until `predicate()` holds (for effects outside Matrix, e.g. a webhook)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                if predicate():
+                    return
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
 def unique(prefix: str) -> str:
     """A fresh localpart: the tests share one homeserver."""
     return f"{prefix}{secrets.token_hex(3)}"

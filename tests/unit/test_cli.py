@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bots.cli import main
+from appservice.cli import main
 
 VALID = """\
 homeserver:
