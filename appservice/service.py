@@ -284,13 +284,14 @@ class Appservice:
         if await self._receipts.seen(hook.id, webhook_id):
             return {"status": "duplicate"}
         payload = parse_payload(body)
+        system = self._systems[hook.system]
+        # the input is checked in full before anything is looked up, stored or sent
+        rendered = self._templates.render(hook, payload) if hook.action == "message" else None
         room_id = await self.resolve_room(hook.room)
         if room_id is None:
             raise HookError(503, "M_NOT_FOUND", f"the hook's room {hook.room} does not exist")
-        system = self._systems[hook.system]
-        if hook.action == "task":
+        if rendered is None:
             return await self._hook_task(hook, system, room_id, webhook_id, payload)
-        rendered = self._templates.render(hook, payload)
         key = f"hook:{hook.id}:{webhook_id}"
         bot = self.bot_in(room_id)
         room = bot.client.rooms.get(room_id) if bot else None

@@ -32,3 +32,7 @@ async def synapse(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Syn
 async def admin_token(synapse: SynapseProcess) -> str:
     login = await synapse.register("admin", secrets.token_urlsafe(16), admin=True)
     return str(login["access_token"])
+
+
+# the appservice world (its own Synapse with the registration), started when first used
+from tests.integration.bridge import bridge  # noqa: E402,F401
