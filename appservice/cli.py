@@ -51,6 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "check-config":
         return check_config(args.config)
+    if args.command == "demo":  # it makes the demo's secret files before reading the config
+        from bots.demo.up import run_demo
+
+        setup_logging("INFO")
+        return asyncio.run(
+            run_demo(args.config, args.state.resolve(), args.port, run_all, _demo_registration)
+        )
     config = load_or_report(args.config)
     if config is None:
         return 1
@@ -58,13 +65,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return registration(config, args.output)
     if args.command == "outbox":
         return asyncio.run(_with_db(config, args))
-    if args.command == "demo":
-        from bots.demo.up import run_demo
-
-        setup_logging("INFO")
-        return asyncio.run(
-            run_demo(args.config, args.state.resolve(), args.port, run_all, _demo_registration)
-        )
     setup_logging(config.logging.level)
     try:
         return asyncio.run(run_all(config))

@@ -34,3 +34,5 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # nio reports every state event at INFO and request bodies at DEBUG: keep to warnings
     logging.getLogger("nio").setLevel(logging.WARNING)
+    # APScheduler reports every wake-up (each 15 s) at INFO
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

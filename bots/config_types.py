@@ -59,18 +59,18 @@ def timezone_value(value: str) -> str:
     return value
 
 
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
 def duration(value: object) -> timedelta:
-    """'1d', '2h', '30m', '1d12h' -> timedelta."""
+    """'1d', '2h', '30m', '10s', '1d12h' -> timedelta."""
     if isinstance(value, timedelta):
         return value
     match = _DURATION.fullmatch(str(value).strip()) if isinstance(value, str | int) else None
     if not match or not any(match.groups()):
-        raise fail(f"expected a duration like '1d', '2h', '30m' or '1d12h', got {value!r}")
-    days, hours, minutes = (int(g or 0) for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes)
+        raise fail(f"expected a duration like '1d', '2h', '30m', '10s' or '1d12h', got {value!r}")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
 
 
 def crontab(value: str) -> str:

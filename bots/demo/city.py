@@ -48,12 +48,19 @@ def secret_file(path: Path) -> str:
 
 def ensure_secret_files(config_path: Path) -> None:
     """Create every `{file: …}` secret the config names but that does not exist yet."""
-    data = yaml.safe_load(config_path.read_text()) or {}
-    for bot in (data.get("bots") or {}).values():
-        for key in ("password", "pickle_key"):
-            ref = (bot or {}).get(key)
-            if isinstance(ref, dict) and "file" in ref:
-                secret_file((config_path.parent / ref["file"]).resolve())
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if set(node) == {"file"} and isinstance(node["file"], str):
+                secret_file((config_path.parent / node["file"]).resolve())
+                return
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(yaml.safe_load(config_path.read_text()) or {})
 
 
 class DemoCity:

@@ -40,6 +40,8 @@ ENV = {
     "YAKUBA_TASKS_PASSWORD": "tasks-password",
     "YAKUBA_ANNOUNCEMENTS_PASSWORD": "announcements-password",
     "YAKUBA_ANNOUNCEMENTS_PICKLE_KEY": "announcements-pickle-key-0123456789",
+    "YAKUBA_HOOK_UKETSUKE_SECRET": "whsec_aG9vay1zZWNyZXQ",
+    "YAKUBA_OUTBOUND_UKETSUKE_SECRET": "outbound-secret",
 }
 
 
@@ -96,6 +98,9 @@ def test_example_loads(tmp_path: Path) -> None:
     assert config.language_for("@tanaka:city.example.jp") == "ja"
     assert config.timezone_for("@smith:city.example.jp") == ZoneInfo("Europe/London")
     assert config.timezone_for("@tanaka:city.example.jp") == ZoneInfo("Asia/Tokyo")
+    assert config.appservice is not None and config.appservice.id == "yakuba"
+    assert [h.system for h in config.hooks] == ["uketsuke"]
+    assert config.outbound.rules[0].task_events
 
 
 def test_demo_loads(tmp_path: Path) -> None:
@@ -440,3 +445,30 @@ def test_default_data_dir_and_store_are_resolved(tmp_path: Path) -> None:
     config = parse_config(data, base_dir=tmp_path, env={})
     assert config.data_dir == (tmp_path / "data").resolve()
     assert config.store.path == (tmp_path / "data" / "yakuba.db").resolve()
+
+
+def test_hooks_name_configured_systems_and_unique_ids(tmp_path: Path) -> None:
+    data = {
+        "homeserver": {"url": "http://127.0.0.1:8008", "server_name": "localhost"},
+        "bots": {
+            "t": {"user_id": "@t:localhost", "password": "p", "pickle_key": "0123456789abcdef"}
+        },
+        "systems": [{"id": "uketsuke", "display_name": "窓口"}],
+        "hooks": [
+            {
+                "id": "a",
+                "system": "nosuch",
+                "room": "#x:localhost",
+                "secrets": ["s"],
+                "template": {"body": "x"},
+            },
+            {"id": "a", "system": "uketsuke", "room": "#x:localhost", "secrets": ["s"]},
+        ],
+        "outbound": {"rules": [{"endpoint": "missing"}]},
+    }
+    with pytest.raises(ConfigErrors) as caught:
+        parse_config(data, base_dir=tmp_path, env={})
+    text = str(caught.value)
+    assert "hooks[0].system: unknown system 'nosuch' (configured systems: uketsuke)" in text
+    assert "hooks[1]" in text and "needs a template" in text
+    assert "outbound" in text and "'missing'" in text
