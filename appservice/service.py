@@ -168,11 +168,12 @@ class Appservice:
                     await asyncio.wait_for(self._queued.wait(), 5)
                 self.last_worker_progress = self._clock()
                 continue
-            for event in pending:
-                await self._handle_event(event)
+            results = [(str(e["event_id"]), await self._handle_event(e)) for e in pending]
+            await self.transactions.mark_handled(results, int(self._clock() * 1000))
             self.last_worker_progress = self._clock()
 
-    async def _handle_event(self, event: dict[str, Any]) -> None:
+    async def _handle_event(self, event: dict[str, Any]) -> str | None:
+        """Handle one queued event; the error text if it failed (it is not retried)."""
         event_id = str(event["event_id"])
         error: str | None = None
         try:
@@ -184,7 +185,7 @@ class Appservice:
             log.exception("event %s could not be handled", event_id)
             self.metrics.event_failures.inc()
             error = repr(exc)
-        await self.transactions.mark_handled(event_id, int(self._clock() * 1000), error)
+        return error
 
     async def _on_membership(self, event: dict[str, Any]) -> None:
         """A system's virtual user invited by a user of an allowed homeserver joins."""

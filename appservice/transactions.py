@@ -44,21 +44,26 @@ class TransactionStore:
                 "INSERT INTO as_transactions (txn_id, body_hash, received_at) VALUES (?, ?, ?)",
                 (txn_id, digest, now_ms),
             )
+            rows = []
             for event in events:
                 event_id = event.get("event_id") if isinstance(event, dict) else None
                 if not isinstance(event_id, str):
                     skipped += 1
                     continue
-                queued += await tx.execute(
-                    "INSERT INTO as_events (event_id, room_id, event_type, event, received_at)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+                rows.append(
                     (
                         event_id,
                         str(event.get("room_id", "")),
                         str(event.get("type", "")),
                         json.dumps(event, ensure_ascii=False),
                         now_ms,
-                    ),
+                    )
+                )
+            if rows:
+                queued = await tx.executemany(
+                    "INSERT INTO as_events (event_id, room_id, event_type, event, received_at)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+                    rows,
                 )
         return Accepted(replay=False, queued=queued, skipped=skipped)
 
@@ -70,11 +75,13 @@ class TransactionStore:
         )
         return [json.loads(r[0]) for r in rows]
 
-    async def mark_handled(self, event_id: str, now_ms: int, error: str | None = None) -> None:
-        await self._db.execute(
-            "UPDATE as_events SET handled_at = ?, error = ? WHERE event_id = ?",
-            (now_ms, error[:500] if error else None, event_id),
-        )
+    async def mark_handled(self, results: list[tuple[str, str | None]], now_ms: int) -> None:
+        """Mark a batch of (event id, error or None) handled, in one transaction."""
+        async with self._db.transaction() as tx:
+            await tx.executemany(
+                "UPDATE as_events SET handled_at = ?, error = ? WHERE event_id = ?",
+                [(now_ms, error[:500] if error else None, eid) for eid, error in results],
+            )
 
     async def pending_count(self) -> int:
         row = await self._db.fetchone("SELECT COUNT(*) FROM as_events WHERE handled_at IS NULL")

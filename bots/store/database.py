@@ -125,6 +125,11 @@ class Transaction:
         async with self._conn.execute(sql, tuple(params)) as cur:
             return int(cur.rowcount)
 
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> int:
+        """One statement for many rows (one round trip); returns the rows changed."""
+        async with self._conn.executemany(sql, [tuple(r) for r in rows]) as cur:
+            return int(cur.rowcount)
+
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         async with self._conn.execute(sql, tuple(params)) as cur:
             row = await cur.fetchone()
