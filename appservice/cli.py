@@ -106,8 +106,6 @@ async def run_all(config: Config) -> int:
     services: list[Service] = []
     if config.appservice is not None:
         services.append(Appservice(config, app.db, app.bots))
-        for hook in config.hooks:
-            log.info("hook %s posts to %s as system %s", hook.id, hook.room, hook.system)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):

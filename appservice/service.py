@@ -114,6 +114,7 @@ class Appservice:
             asyncio.create_task(self._work_queue(), name="appservice:queue"),
             asyncio.create_task(self.deliverer.run_forever(self._wake_outbox), name="outbox"),
             asyncio.create_task(self._forward_task_events(), name="appservice:task-events"),
+            asyncio.create_task(self._describe_rooms(), name="appservice:describe"),
         ]
         await self.virtual_users.retry_pending()
         try:
@@ -218,6 +219,42 @@ class Appservice:
             except Exception:
                 log.exception("forwarding task events failed")
                 await asyncio.sleep(10)
+
+    async def _describe_rooms(self) -> None:
+        """Tell the operator, once the bots have synced, how each hook's room is served."""
+        for _ in range(600):
+            if all(b.sync_count > 0 for b in self._bots.values()):
+                break
+            await asyncio.sleep(0.1)
+        for hook in self.config.hooks:
+            try:
+                room_id = await self.resolve_room(hook.room)
+            except Exception as exc:
+                log.warning("hook %s: cannot resolve %s: %r", hook.id, hook.room, exc)
+                continue
+            if room_id is None:
+                log.warning("hook %s: room %s does not exist", hook.id, hook.room)
+                continue
+            bot = self.bot_in(room_id)
+            room = bot.client.rooms.get(room_id) if bot else None
+            if bot is not None and room is not None and room.encrypted:
+                log.info(
+                    "hook %s -> %s (%s): encrypted, posted by bot %s naming %s",
+                    hook.id,
+                    hook.room,
+                    room_id,
+                    bot.name,
+                    hook.system,
+                )
+            else:
+                log.info(
+                    "hook %s -> %s (%s): %s, posted as %s",
+                    hook.id,
+                    hook.room,
+                    room_id,
+                    "unencrypted" if room is not None else "no yakuba bot there",
+                    self.virtual_users.user_id(self._systems[hook.system]),
+                )
 
     async def query_user(self, user_id: str) -> bool:
         system = self.virtual_users.system_for(user_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bots.config import Config, ConfigErrors, load_config
 
@@ -19,6 +20,15 @@ def check_config(path: Path) -> int:
     if config is None:
         return 1
     print(f"{path}: OK ({len(config.bots)} bots, {len(config.departments)} departments)")
+    for hook in config.hooks:
+        print(
+            f"  hook {hook.id}: {hook.action} into {hook.room} as system {hook.system}"
+            " (encrypted rooms: posted by a yakuba bot that names the system)"
+        )
+    for endpoint in config.outbound.endpoints:
+        host = urlsplit(endpoint.url).hostname
+        rules = [r for r in config.outbound.rules if r.endpoint == endpoint.id]
+        print(f"  outbound {endpoint.id}: {len(rules)} rule(s) to host {host} (only host called)")
     return 0
 
 
