@@ -19,6 +19,7 @@ from bots.config import (
     parse_user_id,
     server_of,
 )
+from bots.demo.city import ensure_secret_files
 from bots.secrets import Secret
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -111,6 +112,9 @@ def test_demo_loads(tmp_path: Path) -> None:
     for bot in ("tasks", "announcements", "alerts"):
         (secrets / f"{bot}.password").write_text(f"{bot}-password\n")
         (secrets / f"{bot}.pickle").write_text(f"{bot}-pickle-key-0123456789\n")
+    # what `make up` does first: every other secret file the demo names is generated
+    ensure_secret_files(tmp_path / "config" / "demo.yaml")
+    assert (secrets / "hook-uketsuke.secret").read_text().strip()
 
     config = load_config(tmp_path / "config" / "demo.yaml", env={})
 
