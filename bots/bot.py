@@ -20,6 +20,7 @@ from nio import (
     MegolmEvent,
     MessageDirection,
     ReactionEvent,
+    ReceiptEvent,
     RoomMemberEvent,
     RoomMessagesResponse,
     RoomMessageText,
@@ -284,6 +285,10 @@ class Bot:
                 events = await self._fetch_gap(room_id, info.timeline.prev_batch, since) + events
             for event in events:
                 try:
+                    event_id = getattr(event, "event_id", None)
+                    if event_id:  # the order of events, the bot's own included
+                        for feature in self.features:
+                            await feature.on_timeline(room_id, event_id)
                     await self._handle_timeline_event(room_id, event)
                 except Exception:  # one broken event never stops the bot
                     log.exception(
@@ -292,6 +297,9 @@ class Bot:
                         getattr(event, "event_id", "?"),
                         room_id,
                     )
+            for ephemeral in info.ephemeral:
+                if isinstance(ephemeral, ReceiptEvent):
+                    await self._handle_receipts(room_id, ephemeral)
         await self._retry_undecryptable()
         if self.outbox.has_failures:
             await self.outbox.retry_pending()
@@ -404,6 +412,7 @@ class Bot:
                 )
             return
         mentions = (content.get("m.mentions") or {}).get("user_ids") or []
+        root, reply = relation(content)
         message = IncomingMessage(
             room_id=room_id,
             event_id=event.event_id,
@@ -411,6 +420,8 @@ class Bot:
             body=text,
             mentions=tuple(m for m in mentions if isinstance(m, str)),
             origin_server_ts=event.server_timestamp,
+            reply_to=reply,
+            thread_root=root,
         )
         await self.dispatcher.handle(message, self._room_commands(room_id))
 
@@ -425,6 +436,17 @@ class Bot:
                 await coro
         finally:
             await self._events.mark_handled(self.name, event_id, int(self._clock() * 1000))
+
+    async def _handle_receipts(self, room_id: str, event: ReceiptEvent) -> None:
+        for receipt in event.receipts:
+            # m.read only: private receipts (m.read.private) never reach the bot
+            if receipt.receipt_type != "m.read" or receipt.user_id == self.user_id:
+                continue
+            for feature in self.features:
+                try:
+                    await feature.on_receipt(room_id, receipt.user_id, receipt.event_id)
+                except Exception:
+                    log.exception("bot %s: receipt handling failed", self.name)
 
     def _room_commands(self, room_id: str) -> list[Command]:
         room = self.client.rooms.get(room_id)

@@ -28,6 +28,7 @@ from pydantic import (
     field_validator,
 )
 
+from bots.config_announcements import AnnouncementSettings
 from bots.config_bridge import AppserviceSettings, Hook, Outbound, System
 from bots.config_errors import ConfigError, ConfigErrors, describe, fail, translate
 from bots.config_types import (
@@ -235,6 +236,7 @@ class Config(Model):
     )
     logging: Logging = Logging()
     tasks: TasksSettings = TasksSettings()
+    announcements: AnnouncementSettings = AnnouncementSettings()
     #: the application service; left out, yakuba runs the bots only
     appservice: AppserviceSettings | None = None
     systems: tuple[System, ...] = ()

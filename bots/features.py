@@ -38,6 +38,12 @@ class Feature(Protocol):
 
     async def on_related_message(self, message: RelatedMessage) -> None: ...
 
+    async def on_timeline(self, room_id: str, event_id: str) -> None:
+        """Every event the bot sees in a room, in timeline order."""
+
+    async def on_receipt(self, room_id: str, user_id: str, event_id: str) -> None:
+        """A public read receipt: the user read up to `event_id`."""
+
     async def run_due(self) -> int:
         """Do what is due now (reminders, digests); returns how much was done."""
         ...

@@ -35,11 +35,20 @@ class Messenger(Protocol):
     ) -> str | None:
         """Upload a file (encrypted in encrypted rooms) and post it; the event id."""
 
+    async def redact(self, room_id: str, event_id: str, reason: str, key: str) -> bool:
+        """Redact an event; True if the homeserver accepted it."""
+
+    def members(self, room_id: str) -> list[str]:
+        """Joined members of the room."""
+
     def is_member(self, room_id: str, user_id: str) -> bool:
         """True if the user is joined to or invited into the room."""
 
     def member_count(self, room_id: str) -> int:
         """Joined and invited members (a direct chat with a bot has 2)."""
+
+    def room_name(self, room_id: str) -> str:
+        """The room's display name (for text only)."""
 
     def display_name(self, room_id: str, user_id: str) -> str:
         """The user's display name in the room (for text only, never for decisions)."""

@@ -32,6 +32,11 @@ class CommandContext:
     room_commands: Sequence[Command] = ()
     #: users the message mentions (m.mentions.user_ids)
     mentions: Sequence[str] = ()
+    #: the whole command text, line breaks kept (for commands with a multi-line body)
+    text: str = ""
+    #: the event the command replies to, and the thread it was sent in
+    reply_to: str | None = None
+    thread_root: str | None = None
     #: milliseconds between the command's origin_server_ts and its handling
     latency_ms: int | None = None
     _sent: int = field(default=0, init=False)

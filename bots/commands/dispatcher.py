@@ -27,6 +27,9 @@ class IncomingMessage:
     body: str
     mentions: tuple[str, ...]
     origin_server_ts: int
+    #: what the message replies to, and the thread it is in (event ids)
+    reply_to: str | None = None
+    thread_root: str | None = None
 
 
 class Dispatcher:
@@ -66,6 +69,9 @@ class Dispatcher:
             role_check=self._role_check,
             room_commands=room_commands,
             mentions=msg.mentions,
+            text=msg.body,
+            reply_to=msg.reply_to,
+            thread_root=msg.thread_root,
             latency_ms=max(0, now_ms - msg.origin_server_ts),
         )
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from nio import AsyncClient, RoomGetStateEventResponse, RoomPutStateResponse, UploadResponse
+from nio import (
+    AsyncClient,
+    RoomGetStateEventResponse,
+    RoomPutStateResponse,
+    RoomRedactResponse,
+    UploadResponse,
+)
 
 from bots.matrix.content import edit_content, file_content
 from bots.matrix.outbox import Outbox
@@ -91,6 +97,19 @@ class MatrixMessenger:
         content = file_content(filename, mimetype, len(data), response.content_uri, keys)
         return await self._outbox.send(room_id, content, key)
 
+    async def redact(self, room_id: str, event_id: str, reason: str, key: str) -> bool:
+        response = await self._client.room_redact(
+            room_id, event_id, reason=reason, tx_id=derive_txn_id(self.user_id, key)
+        )
+        if isinstance(response, RoomRedactResponse):
+            return True
+        log.warning("cannot redact %s in %s: %s", event_id, room_id, response)
+        return False
+
+    def members(self, room_id: str) -> list[str]:
+        room = self._client.rooms.get(room_id)
+        return sorted(room.users) if room is not None else []
+
     def is_member(self, room_id: str, user_id: str) -> bool:
         room = self._client.rooms.get(room_id)
         return room is not None and (user_id in room.users or user_id in room.invited_users)
@@ -98,6 +117,10 @@ class MatrixMessenger:
     def member_count(self, room_id: str) -> int:
         room = self._client.rooms.get(room_id)
         return 0 if room is None else len(set(room.users) | set(room.invited_users))
+
+    def room_name(self, room_id: str) -> str:
+        room = self._client.rooms.get(room_id)
+        return str(room.display_name) if room is not None else room_id
 
     def display_name(self, room_id: str, user_id: str) -> str:
         room = self._client.rooms.get(room_id)

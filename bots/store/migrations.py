@@ -199,4 +199,61 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "announcements: announcements, copies per room, acknowledgements, read positions",
+        (
+            """CREATE TABLE announcements (
+                id INTEGER PRIMARY KEY,
+                origin_room TEXT NOT NULL,
+                author TEXT NOT NULL,
+                target TEXT NOT NULL,
+                title TEXT NOT NULL,
+                body TEXT NOT NULL,
+                important INTEGER NOT NULL,
+                ack_required INTEGER NOT NULL,
+                publish_at BIGINT NOT NULL,
+                expires_at BIGINT,
+                status TEXT NOT NULL,
+                version INTEGER NOT NULL DEFAULT 0,
+                created_at BIGINT NOT NULL,
+                reminders_sent INTEGER NOT NULL DEFAULT 0,
+                next_reminder_at BIGINT
+            )""",
+            "CREATE INDEX announcements_status ON announcements (status, publish_at)",
+            # one row per room the announcement goes to; the copy's event once sent
+            """CREATE TABLE announcement_copies (
+                announcement_id INTEGER NOT NULL REFERENCES announcements (id),
+                room_id TEXT NOT NULL,
+                event_id TEXT,
+                pinned INTEGER NOT NULL DEFAULT 0,
+                sent_at BIGINT,
+                PRIMARY KEY (announcement_id, room_id)
+            )""",
+            "CREATE INDEX announcement_copies_event ON announcement_copies (event_id)",
+            """CREATE TABLE announcement_acks (
+                announcement_id INTEGER NOT NULL REFERENCES announcements (id),
+                user_id TEXT NOT NULL,
+                room_id TEXT NOT NULL,
+                how TEXT NOT NULL,
+                at BIGINT NOT NULL,
+                PRIMARY KEY (announcement_id, user_id)
+            )""",
+            # the order in which the bot saw events in rooms with announcements, so that a
+            # read receipt ("read up to here") can be compared with an announcement's place
+            """CREATE TABLE room_positions (
+                room_id TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                PRIMARY KEY (room_id, event_id)
+            )""",
+            """CREATE TABLE read_receipts (
+                room_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                PRIMARY KEY (room_id, user_id)
+            )""",
+        ),
+    ),
 )

@@ -33,5 +33,11 @@ class TaskFeature:
                 message.room_id, message.sender, root, message.text, message.event_id, self.now()
             )
 
+    async def on_timeline(self, room_id: str, event_id: str) -> None:
+        return None
+
+    async def on_receipt(self, room_id: str, user_id: str, event_id: str) -> None:
+        return None
+
     async def run_due(self) -> int:
         return await self.service.run_due(self.now())

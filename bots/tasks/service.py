@@ -23,10 +23,11 @@ from bots.i18n import Catalog
 from bots.matrix import content as mc
 from bots.messenger import Messenger
 from bots.store.database import Transaction
+from bots.store.times import to_ms
 from bots.tasks.calendar import BusinessCalendar
 from bots.tasks.model import Priority, Status, Task
 from bots.tasks.render import Renderer
-from bots.tasks.store import DueReminder, TaskFilter, TaskStore, to_ms
+from bots.tasks.store import DueReminder, TaskFilter, TaskStore
 
 log = logging.getLogger(__name__)
 

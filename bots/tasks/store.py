@@ -10,20 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bots.store.database import Database, Row, Transaction
+from bots.store.times import from_ms, to_ms
 from bots.tasks.model import Comment, Priority, Status, Task
 
 _COLUMNS = (
     "id, number, room_id, title, creator, due_at, priority, status, created_at, updated_at,"
     " done_at, done_by, event_id"
 )
-
-
-def to_ms(value: datetime) -> int:
-    return int(value.timestamp() * 1000)
-
-
-def from_ms(value: int | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,7 @@ class Staff:
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
         self.received: list[Any] = []
+        self.room_of: dict[str, str] = {}  # event id -> room id
 
     @classmethod
     async def create(
@@ -157,8 +158,11 @@ class Staff:
         first = not self.client.next_batch
         response = await self.client.sync(timeout=wait_ms, full_state=first)
         assert isinstance(response, SyncResponse), response
-        for info in response.rooms.join.values():
-            self.received.extend(info.timeline.events)
+        for room_id, info in response.rooms.join.items():
+            for event in info.timeline.events:
+                self.received.append(event)
+                if getattr(event, "event_id", None):
+                    self.room_of[event.event_id] = room_id
         if self.client.should_upload_keys:
             await self.client.keys_upload()
         if self.client.should_query_keys:
@@ -218,7 +222,7 @@ class Staff:
             e
             for e in self.received
             if getattr(e, "sender", None) == sender
-            and (room_id is None or getattr(e, "room_id", room_id) == room_id)
+            and (room_id is None or self.room_of.get(getattr(e, "event_id", "")) == room_id)
         ]
 
     def replies_to(self, event_id: str, sender: str | None = None) -> list[Any]:
