@@ -54,8 +54,9 @@ async def drive(url: str, txns: list[tuple[str, bytes]]) -> tuple[float, list[fl
     headers = {"Authorization": f"Bearer {HS_TOKEN}", "Content-Type": "application/json"}
     async with aiohttp.ClientSession() as http:
         # warm-up (not measured)
-        async with http.put(f"{url}/_matrix/app/v1/transactions/warm", data=txns[0][1],
-                            headers=headers) as r:
+        async with http.put(
+            f"{url}/_matrix/app/v1/transactions/warm", data=txns[0][1], headers=headers
+        ) as r:
             assert r.status == 200, await r.text()
         start = time.perf_counter()
         for txn_id, body in txns:
@@ -76,13 +77,18 @@ async def yakuba_run(txns: list[tuple[str, bytes]], tmp: Path) -> tuple[float, l
         {
             "homeserver": {"url": f"http://127.0.0.1:{free_port()}", "server_name": "localhost"},
             "data_dir": str(tmp / "data"),
-            "bots": {"b": {"user_id": "@b:localhost", "password": "x",
-                           "pickle_key": "0123456789abcdef"}},
-            "appservice": {"url": f"http://127.0.0.1:{port}",
-                           "listen": {"host": "127.0.0.1", "port": port},
-                           "as_token": AS_TOKEN, "hs_token": HS_TOKEN},
+            "bots": {
+                "b": {"user_id": "@b:localhost", "password": "x", "pickle_key": "0123456789abcdef"}
+            },
+            "appservice": {
+                "url": f"http://127.0.0.1:{port}",
+                "listen": {"host": "127.0.0.1", "port": port},
+                "as_token": AS_TOKEN,
+                "hs_token": HS_TOKEN,
+            },
         },
-        base_dir=tmp, env={},
+        base_dir=tmp,
+        env={},
     )
     db = await Database.open(config.store.path)
     service = Appservice(config, db, {})
@@ -105,8 +111,12 @@ async def mautrix_run(txns: list[tuple[str, bytes]]) -> tuple[float, list[float]
         handled += 1
 
     service = AppService(
-        server=f"http://127.0.0.1:{free_port()}", domain="localhost", as_token=AS_TOKEN,
-        hs_token=HS_TOKEN, bot_localpart="bench", id="bench",
+        server=f"http://127.0.0.1:{free_port()}",
+        domain="localhost",
+        as_token=AS_TOKEN,
+        hs_token=HS_TOKEN,
+        bot_localpart="bench",
+        id="bench",
     )
     service.matrix_event_handler(count)
     await service.start("127.0.0.1", port)

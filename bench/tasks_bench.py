@@ -52,7 +52,9 @@ async def main(rounds: int) -> None:
     try:
         admin = await synapse.register("admin", secrets.token_urlsafe(12), admin=True)
         running = await prepare(
-            synapse, admin["access_token"], tmp / "yakuba",
+            synapse,
+            admin["access_token"],
+            tmp / "yakuba",
             {"tasks": {"localpart": "tasks", "features": ["tasks"]}},
             tasks={"digest": "off"},
         )
@@ -86,8 +88,14 @@ async def main(rounds: int) -> None:
         for i in range(10_000):
             target = room if i < 200 else f"!other{i % 49}:localhost"
             await store.create_task(
-                target, f"task {i}", staff.user_id, [staff.user_id],
-                now + timedelta(days=1 + i % 30), Priority.NORMAL, ["bench"], now,
+                target,
+                f"task {i}",
+                staff.user_id,
+                [staff.user_id],
+                now + timedelta(days=1 + i % 30),
+                Priority.NORMAL,
+                ["bench"],
+                now,
             )
 
         async def ping(i: int) -> None:
