@@ -9,16 +9,14 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bots.matrix.http import MatrixHttpError
+from bots.matrix.http import MatrixHttp, MatrixHttpError
 
 log = logging.getLogger(__name__)
 
 
 class AppserviceApi:
     def __init__(self, homeserver: str, as_token: str, session: aiohttp.ClientSession) -> None:
-        self._base = homeserver.rstrip("/")
-        self._token = as_token
-        self._session = session
+        self._http = MatrixHttp(homeserver, as_token, session)
 
     async def request(
         self,
@@ -28,20 +26,9 @@ class AppserviceApi:
         *,
         user_id: str | None = None,
     ) -> dict[str, Any]:
+        """A client-server call with the as_token, as `user_id` when given."""
         params = {"user_id": user_id} if user_id else None
-        headers = {"Authorization": f"Bearer {self._token}"}
-        async with self._session.request(
-            method, self._base + path, json=body, params=params, headers=headers
-        ) as resp:
-            try:
-                data = await resp.json(content_type=None)
-            except ValueError:
-                data = {}
-            if not isinstance(data, dict):
-                data = {}
-            if resp.status != 200:
-                raise MatrixHttpError(resp.status, data)
-            return data
+        return await self._http.request(method, path, body, params)
 
     async def register(self, localpart: str) -> None:
         """Register a namespace user; an existing one is fine."""

@@ -3,7 +3,9 @@ related messages (thread replies) and time. Each is called at most once per even
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from bots.commands.router import CommandSet
@@ -60,3 +62,31 @@ def relation(content: dict[str, Any]) -> tuple[str | None, str | None]:
         root if isinstance(root, str) else None,
         reply if isinstance(reply, str) else None,
     )
+
+
+class FeatureBase:
+    """What every workflow feature has: a clock and handlers that do nothing by default."""
+
+    name = "feature"
+    commands: CommandSet
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    async def on_reaction(self, reaction: Reaction) -> None:
+        return None
+
+    async def on_related_message(self, message: RelatedMessage) -> None:
+        return None
+
+    async def on_timeline(self, room_id: str, event_id: str) -> None:
+        return None
+
+    async def on_receipt(self, room_id: str, user_id: str, event_id: str) -> None:
+        return None
+
+    async def run_due(self) -> int:
+        return 0

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from bots.announcements.commands import announcement_commands
 from bots.announcements.service import AnnouncementService
-from bots.features import Reaction, RelatedMessage
+from bots.features import FeatureBase, Reaction, RelatedMessage
 
 
-class AnnouncementFeature:
+class AnnouncementFeature(FeatureBase):
     name = "announcements"
 
     def __init__(self, service: AnnouncementService, clock: Callable[[], float]) -> None:
+        super().__init__(clock)
         self.service = service
-        self._clock = clock
         self.commands = announcement_commands(service, self.now)
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self._clock(), UTC)
 
     async def on_reaction(self, reaction: Reaction) -> None:
         await self.service.on_reaction(

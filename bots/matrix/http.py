@@ -22,11 +22,15 @@ class MatrixHttp:
         self._session = session
 
     async def request(
-        self, method: str, path: str, body: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self._token}"}
         async with self._session.request(
-            method, self._base + path, json=body, headers=headers
+            method, self._base + path, json=body, params=params, headers=headers
         ) as resp:
             try:
                 data = await resp.json(content_type=None)
