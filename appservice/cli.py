@@ -43,6 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="where to write it (default: DATA_DIR/appservice/registration.yaml)",
     )
     outbox_cli.add_parser(sub)
+    alert = sub.add_parser("alert", help="alert tools")
+    alert_sub = alert.add_subparsers(dest="alert_command", required=True)
+    parse = alert_sub.add_parser(
+        "parse", help="print each CAP / JMA XML file's alert model as JSON (exit 1 on errors)"
+    )
+    parse.add_argument("files", nargs="+", type=Path)
     demo = sub.add_parser("demo", help="local Synapse + demo city + yakuba (what `make up` runs)")
     demo.add_argument("-c", "--config", type=Path, default=Path("config/demo.yaml"))
     demo.add_argument("--state", type=Path, default=Path(".local"), help="state folder")
@@ -51,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "check-config":
         return check_config(args.config)
+    if args.command == "alert":
+        from bots.alerts.parse import alert_parse_cli
+
+        return alert_parse_cli(args.files, sys.stdout, sys.stderr)
     if args.command == "demo":  # it makes the demo's secret files before reading the config
         from bots.demo.up import run_demo
 

@@ -3,6 +3,7 @@ acknowledgements and read positions, remind. Matrix only through the Messenger p
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
@@ -71,6 +72,9 @@ class AnnouncementService:
         self._group_rooms = group_rooms
         self._own = is_own_user
         self._rooms_with_copies: set[str] | None = None
+        # one change at a time: the scheduler's run_due and a command may otherwise both
+        # publish (the ledger keeps messages single, but pins are read-modify-write)
+        self._lock = asyncio.Lock()
         self._room_names = room_names or _only_id
 
     @property
@@ -147,7 +151,8 @@ class AnnouncementService:
         )
         self._rooms_with_copies = None
         if ann.publish_at <= now:
-            return await self._publish(ann, now)
+            async with self._lock:
+                return await self._publish(ann, now)
         return Published(ann, len(rooms), ())
 
     async def _publish(self, ann: Announcement, now: datetime) -> Published:
@@ -193,6 +198,10 @@ class AnnouncementService:
         await self._may_change(user, ann, room_id)
         if ann.state in (State.RETRACTED, State.EXPIRED):
             raise CommandError("announce.error.not_active", number=ann.id)
+        async with self._lock:
+            return await self._edit(ann, title, body)
+
+    async def _edit(self, ann: Announcement, title: str, body: str) -> Announcement:
         ann = await self.store.edit(ann.id, title, body)
         content = announcement_content(ann, self._catalog, self._config.language, self._config.zone)
         for copy in await self.store.copies(ann.id):
@@ -210,6 +219,10 @@ class AnnouncementService:
         await self._may_change(user, ann, room_id)
         if ann.state is State.RETRACTED:
             raise CommandError("announce.error.not_active", number=ann.id)
+        async with self._lock:
+            return await self._retract(ann)
+
+    async def _retract(self, ann: Announcement) -> int:
         await self.store.set_state(ann.id, State.RETRACTED)
         redacted = 0
         for copy in await self.store.copies(ann.id):
@@ -360,6 +373,10 @@ class AnnouncementService:
 
     async def run_due(self, now: datetime) -> int:
         """Publish what is due, expire what ended, remind; the store decides (restart-safe)."""
+        async with self._lock:
+            return await self._run_due(now)
+
+    async def _run_due(self, now: datetime) -> int:
         done = 0
         for ann in await self.store.due_for_publication(now):
             await self._publish(ann, now)
