@@ -158,6 +158,7 @@ class AnnouncementService:
     async def _publish(self, ann: Announcement, now: datetime) -> Published:
         """Send each copy once (keys per announcement and room), pin, then mark published."""
         not_pinned = []
+        self._rooms_with_copies = None  # the copies' own places must be recorded
         copies = await self.store.copies(ann.id)
         content = announcement_content(ann, self._catalog, self._config.language, self._config.zone)
         for copy in copies:
@@ -358,7 +359,8 @@ class AnnouncementService:
                 )
             )
         if missing:
-            lines.append(t(lang, "announce.status.missing", names="、".join(missing)))
+            names = "、".join(dict.fromkeys(missing))  # once each, whatever their rooms
+            lines.append(t(lang, "announce.status.missing", names=names))
         lines.append(t(lang, "announce.status.private"))
         return "\n".join(lines)
 
@@ -418,7 +420,7 @@ class AnnouncementService:
                 f"announce-remind:{ann.id}:{round_no}:{room.room_id}",
             )
             if round_no >= self._settings.reminders_before_lead:
-                leads = self._leads_for(room.room_id)
+                leads = await self._leads_for(room.room_id)
                 if leads:
                     text = self._catalog.t(
                         lang,
@@ -437,11 +439,14 @@ class AnnouncementService:
                     )
         await self.store.reminded(ann.id, now + self._settings.remind_every)
 
-    def _leads_for(self, room_id: str) -> list[str]:
+    async def _leads_for(self, room_id: str) -> list[str]:
+        """The leads of the department(s) this room belongs to, if they are in it."""
+        names = await self._room_names(room_id)
         return sorted(
             {
                 lead
                 for d in self._config.departments
+                if names & set(d.rooms)
                 for lead in d.leads
                 if self._messenger.is_member(room_id, lead)
             }

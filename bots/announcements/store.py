@@ -109,10 +109,12 @@ class AnnouncementStore:
         return [Copy(int(r[0]), str(r[1]), r[2], True) for r in rows]
 
     async def rooms_with_copies(self) -> set[str]:
+        """Rooms of announcements that are (or are about to be) out: their timeline order
+        and read receipts matter."""
         rows = await self._db.fetchall(
             "SELECT DISTINCT c.room_id FROM announcement_copies c JOIN announcements a"
-            " ON a.id = c.announcement_id WHERE a.status = ?",
-            (State.PUBLISHED.value,),
+            " ON a.id = c.announcement_id WHERE a.status IN (?, ?)",
+            (State.SCHEDULED.value, State.PUBLISHED.value),
         )
         return {str(r[0]) for r in rows}
 

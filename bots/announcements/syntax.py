@@ -43,13 +43,14 @@ def _norm(word: str) -> str:
 
 
 def _key(word: str) -> tuple[str, str] | None:
-    text = _norm(word)
+    """('to' | 'at' | 'until', the value written after the colon) for an option word."""
+    text = unicodedata.normalize("NFKC", word)
     if ":" not in text:
         return None
     key, _, rest = text.partition(":")
     for name, keys in (("to", _TO), ("at", _AT), ("until", _UNTIL)):
-        if key in keys:
-            return name, word[len(word) - len(rest) :] if rest else ""
+        if key.casefold() in keys:
+            return name, rest
     return None
 
 
@@ -70,7 +71,7 @@ def parse_announcement(
             name, rest = keyed
             values = [rest] if rest else []
             if name == "to":
-                if not values and i < len(words):
+                if not values and i < len(words) and _norm(words[i]) not in (*_IMPORTANT, *_ACK):
                     values, i = [words[i]], i + 1
                 spec.group = " ".join(values).strip() or None
                 continue
@@ -92,7 +93,7 @@ def parse_announcement(
         else:
             title.append(word)
     spec.title = " ".join(title).strip()
-    spec.body = body.strip()
+    spec.body = body.strip("\n").rstrip()  # leading spaces may be Markdown (code blocks)
     if not spec.title:
         raise CommandError("announce.error.title_missing")
     if not spec.body:
