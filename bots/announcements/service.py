@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bots.announcements.model import Announcement, RoomStatus, State
+from bots.announcements.model import Announcement, Copy, RoomStatus, State
 from bots.announcements.render import announcement_content
 from bots.announcements.store import AnnouncementStore
 from bots.commands.errors import CommandError
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 RoleCheck = Callable[[str, str, Role], Awaitable[bool]]
 GroupRooms = Callable[[AnnouncementGroup], Awaitable[list[str]]]
+#: rooms published to at the same time
+PUBLISH_CONCURRENCY = 8
 ACK_REACTIONS = frozenset({"✅", "✔️", "✔", "☑️", "☑", "👍", "🙆"})
 ACK_WORDS = frozenset(
     {
@@ -161,20 +163,26 @@ class AnnouncementService:
         self._rooms_with_copies = None  # the copies' own places must be recorded
         copies = await self.store.copies(ann.id)
         content = announcement_content(ann, self._catalog, self._config.language, self._config.zone)
-        for copy in copies:
-            event_id = copy.event_id
-            if event_id is None:
-                event_id = await self._messenger.send(
-                    copy.room_id, content, f"announce:{ann.id}:{copy.room_id}"
-                )
+        # rooms are independent: several at a time (each room's copy and pin stay in order)
+        gate = asyncio.Semaphore(PUBLISH_CONCURRENCY)
+
+        async def one(copy: Copy) -> None:
+            async with gate:
+                event_id = copy.event_id
                 if event_id is None:
-                    continue  # queued in the ledger; the next run links it
-                await self.store.mark_copy_sent(ann.id, copy.room_id, event_id, now)
-            if not copy.pinned:
-                if await self._pin(ann.id, copy.room_id, event_id):
-                    await self.store.set_pinned(ann.id, copy.room_id, True)
-                else:
-                    not_pinned.append(copy.room_id)
+                    event_id = await self._messenger.send(
+                        copy.room_id, content, f"announce:{ann.id}:{copy.room_id}"
+                    )
+                    if event_id is None:
+                        return  # queued in the ledger; the next run links it
+                    await self.store.mark_copy_sent(ann.id, copy.room_id, event_id, now)
+                if not copy.pinned:
+                    if await self._pin(ann.id, copy.room_id, event_id):
+                        await self.store.set_pinned(ann.id, copy.room_id, True)
+                    else:
+                        not_pinned.append(copy.room_id)
+
+        await asyncio.gather(*(one(copy) for copy in copies))
         if all(c.event_id for c in await self.store.copies(ann.id)):
             next_reminder = now + self._settings.remind_every if ann.ack_required else None
             await self.store.set_state(ann.id, State.PUBLISHED, next_reminder)
