@@ -76,32 +76,46 @@ async def main(count: int) -> None:
                     assert resp.status == 200, await resp.text()
         raw = time.perf_counter() - start
 
-        # yakuba: the workflow publishes to the group (store, ledger, send, pin per room)
+        # yakuba: the workflow publishes to the group (store, ledger, send, then pin per room)
+        db = running.app.db
         start = time.perf_counter()
-        result = await feature.service.create(
-            lead.user_id,
-            rooms[0],
-            "全庁",
-            "窓口時間の変更",
-            "本文",
-            False,
-            False,
-            None,
-            None,
-            datetime.now(UTC),
+        publish = asyncio.create_task(
+            feature.service.create(
+                lead.user_id,
+                rooms[0],
+                "全庁",
+                "窓口時間の変更",
+                "本文",
+                False,
+                False,
+                None,
+                None,
+                datetime.now(UTC),
+            )
         )
+        last_copy = 0.0
+        while True:
+            row = await db.fetchone(
+                "SELECT COUNT(*) FROM announcement_copies WHERE event_id IS NOT NULL"
+            )
+            if row is not None and row[0] == count:
+                last_copy = time.perf_counter() - start
+                break
+            await asyncio.sleep(0.01)
+        result = await publish
         ours = time.perf_counter() - start
         copies = await feature.service.store.copies(result.announcement.id)
-        assert all(c.event_id for c in copies) and len(copies) == count
+        assert all(c.event_id and c.pinned for c in copies) and len(copies) == count
 
         print(f"\nannouncement to {count} rooms (loopback Synapse, unencrypted rooms)")
         print(f"{'measure':<58}{'seconds':>10}{'msgs/s':>10}")
         label = f"baseline: raw client sends the {count} messages"
         print(f"{label:<58}{raw:>10.2f}{count / raw:>10.1f}")
-        print(
-            f"{'yakuba: publish (send + pin each copy) to the last copy':<58}"
-            f"{ours:>10.2f}{count / ours:>10.1f}"
-        )
+        for label, seconds in (
+            ("yakuba: publish, until the last copy is in Synapse", last_copy),
+            ("yakuba: ... and every copy pinned", ours),
+        ):
+            print(f"{label:<58}{seconds:>10.2f}{count / seconds:>10.1f}")
         await lead.close()
         await running.stop()
     finally:

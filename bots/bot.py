@@ -131,6 +131,7 @@ class Bot:
         self._http: aiohttp.ClientSession | None = None
         self._undecryptable: list[_Undecryptable] = []
         self._stopping = asyncio.Event()
+        self._due_lock = asyncio.Lock()
         self.started = False
         #: called with (room_id, event source, was it encrypted) for each event the bot
         #: sees after joining, decrypted where it could be (the appservice's outbound rules)
@@ -183,14 +184,15 @@ class Bot:
 
     async def run_due(self) -> int:
         """What the scheduler calls: each feature does what is due now (the store decides)."""
-        if not self.started:
+        if not self.started or self._stopping.is_set():
             return 0
         done = 0
-        for feature in self.features:
-            try:
-                done += await feature.run_due()
-            except Exception:
-                log.exception("bot %s: %s could not do what is due", self.name, feature.name)
+        async with self._due_lock:  # close() waits for a run in progress
+            for feature in self.features:
+                try:
+                    done += await feature.run_due()
+                except Exception:
+                    log.exception("bot %s: %s could not do what is due", self.name, feature.name)
         return done
 
     async def _set_display_name(self) -> None:
@@ -213,7 +215,9 @@ class Bot:
         self._stopping.set()
 
     async def close(self) -> None:
-        await self.client.close()
+        self._stopping.set()
+        async with self._due_lock:  # let a scheduled run finish before the client goes
+            await self.client.close()
         if self._http is not None:
             await self._http.close()
             self._http = None

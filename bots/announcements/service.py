@@ -163,26 +163,34 @@ class AnnouncementService:
         self._rooms_with_copies = None  # the copies' own places must be recorded
         copies = await self.store.copies(ann.id)
         content = announcement_content(ann, self._catalog, self._config.language, self._config.zone)
-        # rooms are independent: several at a time (each room's copy and pin stay in order)
+        # rooms are independent: several at a time; every copy is sent before any pinning,
+        # so that people see the announcement as early as possible
         gate = asyncio.Semaphore(PUBLISH_CONCURRENCY)
 
-        async def one(copy: Copy) -> None:
+        async def send(copy: Copy) -> Copy:
+            if copy.event_id is not None:
+                return copy
             async with gate:
-                event_id = copy.event_id
-                if event_id is None:
-                    event_id = await self._messenger.send(
-                        copy.room_id, content, f"announce:{ann.id}:{copy.room_id}"
-                    )
-                    if event_id is None:
-                        return  # queued in the ledger; the next run links it
-                    await self.store.mark_copy_sent(ann.id, copy.room_id, event_id, now)
-                if not copy.pinned:
-                    if await self._pin(ann.id, copy.room_id, event_id):
-                        await self.store.set_pinned(ann.id, copy.room_id, True)
-                    else:
-                        not_pinned.append(copy.room_id)
+                event_id = await self._messenger.send(
+                    copy.room_id, content, f"announce:{ann.id}:{copy.room_id}"
+                )
+            if event_id is None:
+                return copy  # queued in the ledger; the next run links it
+            await self.store.mark_copy_sent(ann.id, copy.room_id, event_id, now)
+            return Copy(copy.announcement_id, copy.room_id, event_id, copy.pinned)
 
-        await asyncio.gather(*(one(copy) for copy in copies))
+        async def pin(copy: Copy) -> None:
+            if copy.event_id is None or copy.pinned:
+                return
+            async with gate:
+                pinned = await self._pin(ann.id, copy.room_id, copy.event_id)
+            if pinned:
+                await self.store.set_pinned(ann.id, copy.room_id, True)
+            else:
+                not_pinned.append(copy.room_id)
+
+        sent = await asyncio.gather(*(send(copy) for copy in copies))
+        await asyncio.gather(*(pin(copy) for copy in sent))
         if all(c.event_id for c in await self.store.copies(ann.id)):
             next_reminder = now + self._settings.remind_every if ann.ack_required else None
             await self.store.set_state(ann.id, State.PUBLISHED, next_reminder)
