@@ -60,7 +60,9 @@ def print_welcome(url: str, staff: list[StaffAccount]) -> None:
         "and enter the URL above. / ログイン画面でホームサーバーを上記URLに変更してください。",
         "Accounts (アカウント):",
         *(f"  {s.user_id:<24} {s.password}   {s.name} ({s.department})" for s in staff),
-        "Try in a department room: !ヘルプ  or  !help",
+        "Try in a department room: !ヘルプ (or !help), then for example",
+        "  !タスク 追加 予算資料の作成 期限:明日17時",
+        "  !お知らせ 宛先:全庁 重要 要確認 年末年始の窓口業務   (as tanaka; body on the next line)",
         "Ctrl-C stops yakuba and Synapse. / Ctrl-C で停止します。",
         "",
     ]
