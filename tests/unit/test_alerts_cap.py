@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -12,10 +10,9 @@ from bots.alerts import AlertParseError, CapKey, MsgType, Origin, Severity, Stat
 from bots.alerts.capinfo import CapSeverity, Category, Certainty, Circle, ResponseType, Urgency
 from bots.alerts.model import Alert, CapReference
 from bots.alerts.parse import parse_alert_document
+from tests.samples import SAMPLES as shared_samples
 
-SAMPLES = Path(
-    os.environ.get("YAKUBA_ALERT_SAMPLES", Path(__file__).resolve().parents[3] / "shared/samples")
-)
+SAMPLES = shared_samples
 CAP = SAMPLES / "cap"
 # the samples are part of the workplace (../shared beside the repository): never skip
 assert CAP.is_dir(), f"alert samples not found at {CAP}"

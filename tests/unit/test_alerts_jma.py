@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -22,10 +20,9 @@ from bots.alerts import (
 from bots.alerts.jmareport import JmaDetails, JmaWarningArea
 from bots.alerts.model import Alert
 from bots.alerts.parse import parse_alert_document
+from tests.samples import SAMPLES as shared_samples
 
-SAMPLES = Path(
-    os.environ.get("YAKUBA_ALERT_SAMPLES", Path(__file__).resolve().parents[3] / "shared/samples")
-)
+SAMPLES = shared_samples
 JMA = SAMPLES / "jma"
 # the samples are part of the workplace (../shared beside the repository): never skip
 assert JMA.is_dir(), f"alert samples not found at {JMA}"

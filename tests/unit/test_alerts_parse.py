@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,10 +21,9 @@ from bots.alerts import (
     parse_files,
 )
 from bots.alerts.parse import alert_parse_cli
+from tests.samples import SAMPLES as shared_samples
 
-SAMPLES = Path(
-    os.environ.get("YAKUBA_ALERT_SAMPLES", Path(__file__).resolve().parents[3] / "shared/samples")
-)
+SAMPLES = shared_samples
 # the samples are part of the workplace (../shared beside the repository): never skip
 assert SAMPLES.is_dir(), f"samples not found at {SAMPLES}"
 

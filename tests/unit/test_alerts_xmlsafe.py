@@ -4,8 +4,6 @@ nothing but AlertParseError for any input."""
 from __future__ import annotations
 
 import contextlib
-import os
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,10 +11,9 @@ from hypothesis import strategies as st
 
 from bots.alerts import AlertParseError, parse_alert_document, parse_document
 from bots.alerts.xmlsafe import XmlLimits, parse_xml
+from tests.samples import SAMPLES as shared_samples
 
-SAMPLES = Path(
-    os.environ.get("YAKUBA_ALERT_SAMPLES", Path(__file__).resolve().parents[3] / "shared/samples")
-)
+SAMPLES = shared_samples
 CAP = b'<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">%s</alert>'
 
 
