@@ -43,16 +43,20 @@ class OutboundRouter:
         """The room IDs a rule names (None: every room)."""
         if not rule.rooms:
             return None
-        if index not in self._rooms:
-            ids = set()
-            for ref in rule.rooms:
-                room_id = ref if ref.startswith("!") else await self._resolve(ref)
-                if room_id is None:
-                    log.warning("outbound rule %d: room %s not found", index, ref)
-                    continue
-                ids.add(room_id)
+        if index in self._rooms:
+            return self._rooms[index]
+        ids = set()
+        complete = True
+        for ref in rule.rooms:
+            room_id = ref if ref.startswith("!") else await self._resolve(ref)
+            if room_id is None:
+                log.warning("outbound rule %d: room %s not found (yet)", index, ref)
+                complete = False
+                continue
+            ids.add(room_id)
+        if complete:  # an alias that does not exist yet is looked up again next time
             self._rooms[index] = frozenset(ids)
-        return self._rooms[index]
+        return frozenset(ids)
 
     async def route_event(self, room_id: str, event: dict[str, Any]) -> int:
         """Queue the event for every rule it matches; returns how many were new."""

@@ -67,7 +67,7 @@ class Appservice:
         self._systems = {s.id: s for s in config.systems}
         self._queued = asyncio.Event()
         self._wake_outbox = asyncio.Event()
-        self._aliases: dict[str, str | None] = {}
+        self._aliases: dict[str, str] = {}
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -269,7 +269,10 @@ class Appservice:
         if ref.startswith("!"):
             return ref
         if ref not in self._aliases:
-            self._aliases[ref] = await self.api.resolve_alias(ref)
+            room_id = await self.api.resolve_alias(ref)
+            if room_id is None:
+                return None  # not cached: the alias may be created later
+            self._aliases[ref] = room_id
         return self._aliases[ref]
 
     def bot_in(self, room_id: str) -> Bot | None:

@@ -21,7 +21,7 @@ class RoomState:
         self._config = config
         #: room_id -> (sender, content) of its m.room.create event; it never changes
         self._create_events: dict[str, tuple[str, dict[str, Any]]] = {}
-        self._alias_cache: dict[str, str | None] = {}
+        self._alias_cache: dict[str, str] = {}
 
     def remember(self, room_id: str, events: Sequence[Any]) -> None:
         """Keep the create event when a sync shows it (state or timeline)."""
@@ -62,7 +62,10 @@ class RoomState:
     async def _resolve_alias(self, alias: str) -> str | None:
         if alias not in self._alias_cache:
             response = await self._client.room_resolve_alias(alias)
-            self._alias_cache[alias] = getattr(response, "room_id", None)
+            room_id = getattr(response, "room_id", None)
+            if room_id is None:
+                return None  # not cached: the alias may be created later
+            self._alias_cache[alias] = room_id
         return self._alias_cache[alias]
 
 
