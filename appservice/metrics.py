@@ -36,6 +36,9 @@ class Metrics:
         )
         self.queue_depth = Gauge("yakuba_queue_depth", "Entries waiting", ["queue"], registry=r)
         self.dead_letters = Gauge("yakuba_outbox_dead", "Outbound webhooks given up", registry=r)
+        self.feed_alarm = Gauge(
+            "yakuba_alert_feed_alarm", "1 while an alert feed is stalled", ["feed"], registry=r
+        )
         self.bot_sync_age = Gauge(
             "yakuba_bot_seconds_since_sync",
             "Seconds since each bot's last successful sync",

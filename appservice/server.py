@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from appservice.hooks import MAX_BODY, HookError
+from appservice.hooks import HookError
 
 if TYPE_CHECKING:
     from appservice.service import Appservice
@@ -119,14 +119,15 @@ async def unrecognized(request: web.Request) -> web.Response:
 async def hook(request: web.Request) -> web.Response:
     service = request.app[APP_KEY]
     hook_id = request.match_info["hook_id"]
+    limit = service.body_limit(hook_id)
     length = request.content_length
-    if length is not None and length > MAX_BODY:
+    if length is not None and length > limit:
         service.metrics.webhooks_in.labels(hook_id, "too_large").inc()
-        return error(413, "M_TOO_LARGE", f"the body is over {MAX_BODY} bytes")
-    body = await request.content.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
+        return error(413, "M_TOO_LARGE", f"the body is over {limit} bytes")
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
         service.metrics.webhooks_in.labels(hook_id, "too_large").inc()
-        return error(413, "M_TOO_LARGE", f"the body is over {MAX_BODY} bytes")
+        return error(413, "M_TOO_LARGE", f"the body is over {limit} bytes")
     try:
         result = await service.handle_hook(hook_id, request.headers, body)
     except HookError as exc:

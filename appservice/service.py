@@ -17,7 +17,15 @@ from nio import RoomGetStateEventResponse, RoomInviteResponse, RoomPutStateRespo
 
 from appservice.api import AppserviceApi
 from appservice.delivery import Deliverer
-from appservice.hooks import HookError, ReceiptStore, Templates, message_content, parse_payload
+from appservice.feeds import FeedPoller
+from appservice.hooks import (
+    MAX_BODY,
+    HookError,
+    ReceiptStore,
+    Templates,
+    message_content,
+    parse_payload,
+)
 from appservice.metrics import Metrics
 from appservice.outbox import OutboxStore
 from appservice.registration import load_tokens
@@ -26,11 +34,14 @@ from appservice.server import make_app
 from appservice.signing import SignatureError, verify
 from appservice.transactions import TransactionStore, body_hash
 from appservice.virtual_users import VirtualUsers
+from bots.alerts.feature import AlertFeature
+from bots.alerts.xmlsafe import AlertParseError
 from bots.bot import Bot
 from bots.commands.errors import CommandError
 from bots.config import Config
 from bots.config_bridge import Hook, System
 from bots.ids import server_of
+from bots.matrix.content import message
 from bots.store.database import Database, Transaction
 from bots.tasks.feature import TaskFeature
 from bots.tasks.model import Priority
@@ -39,6 +50,7 @@ from bots.tasks.syntax import parse_priority
 log = logging.getLogger(__name__)
 
 NOTIFY_LEVEL = 50
+ALERT_MAX_BODY = 5 * 1024 * 1024
 
 
 class Appservice:
@@ -72,6 +84,8 @@ class Appservice:
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.last_worker_progress = clock()
+        self.feeds: FeedPoller | None = None
+        self._feeds_stop = asyncio.Event()
         for bot in bots.values():
             bot.event_listeners.append(self._on_bot_event)
 
@@ -116,6 +130,19 @@ class Appservice:
             asyncio.create_task(self._forward_task_events(), name="appservice:task-events"),
             asyncio.create_task(self._describe_rooms(), name="appservice:describe"),
         ]
+        if self.config.alerts.feeds:
+            self.feeds = FeedPoller(
+                self.config.alerts.feeds,
+                self._session,
+                self._on_feed_document,
+                self._on_feed_alarm,
+                self._clock,
+            )
+            self._feeds_stop = asyncio.Event()
+            self._tasks.append(
+                asyncio.create_task(self.feeds.run(self._feeds_stop), name="alert-feeds")
+            )
+            self._tasks.append(asyncio.create_task(self._watch_feeds(), name="feed-alarms"))
         await self.virtual_users.retry_pending()
         try:
             await self.api.ping(self.settings.id)
@@ -133,6 +160,7 @@ class Appservice:
         return self.settings.listen.port
 
     async def stop(self) -> None:
+        self._feeds_stop.set()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -324,6 +352,8 @@ class Appservice:
             raise HookError(401, "M_UNAUTHORIZED", f"signature rejected: {exc.code}") from None
         if await self._receipts.seen(hook.id, webhook_id):
             return {"status": "duplicate"}
+        if hook.action == "alert":
+            return await self._hook_alert(hook, webhook_id, body)
         payload = parse_payload(body)
         system = self._systems[hook.system]
         # the input is checked in full before anything is looked up, stored or sent
@@ -349,6 +379,86 @@ class Appservice:
         if event_id is None:
             return {"status": "queued"}
         return {"status": "sent", "event_id": event_id}
+
+    async def _hook_alert(self, hook: Hook, webhook_id: str, body: bytes) -> dict[str, Any]:
+        """CAP or JMA XML from an internal system (e.g. the disaster-information system)."""
+        feature = next(
+            (f for b in self._bots.values() for f in b.features if isinstance(f, AlertFeature)),
+            None,
+        )
+        if feature is None:
+            raise HookError(503, "M_UNKNOWN", "no bot serves the alerts feature")
+        try:
+            outcomes = await feature.service.ingest_document(
+                body, datetime.fromtimestamp(self._clock(), UTC)
+            )
+        except AlertParseError as exc:
+            raise HookError(422, "M_BAD_XML", str(exc)) from None
+        await self._receipts.first_time(hook.id, webhook_id, int(self._clock() * 1000))
+        results = [{"result": o.result, "rooms": o.rooms, "reason": o.reason} for o in outcomes]
+        return {"status": "ok", "alerts": results}
+
+    def _alert_feature(self) -> AlertFeature | None:
+        return next(
+            (f for b in self._bots.values() for f in b.features if isinstance(f, AlertFeature)),
+            None,
+        )
+
+    async def _on_feed_document(self, data: bytes, source: str) -> None:
+        feature = self._alert_feature()
+        if feature is None:
+            log.warning("feed document %s dropped: no bot serves the alerts feature", source)
+            return
+        try:
+            outcomes = await feature.service.ingest_document(
+                data, datetime.fromtimestamp(self._clock(), UTC)
+            )
+        except AlertParseError as exc:
+            log.warning("feed document %s refused: %s", source, exc)
+            return
+        for outcome in outcomes:
+            log.info(
+                "feed document %s: %s (%d rooms) %s",
+                source,
+                outcome.result,
+                outcome.rooms,
+                outcome.reason,
+            )
+
+    async def _on_feed_alarm(self, feed_id: str, alarm: bool, error: str | None) -> None:
+        """Tell the disaster office once when a feed stalls, and once when it recovers."""
+        self.metrics.feed_alarm.labels(feed_id).set(1 if alarm else 0)
+        office = self.config.alerts.office_room
+        feature = self._alert_feature()
+        if office is None or feature is None:
+            log.warning("alert feed %s %s", feed_id, "stalled" if alarm else "recovered")
+            return
+        room_id = await self.resolve_room(office)
+        bot = self.bot_in(room_id) if room_id else None
+        if bot is None or room_id is None:
+            return
+        feed = next(f for f in self.config.alerts.feeds if f.id == feed_id)
+        lang = self.config.language
+        catalog = bot.catalog
+        if alarm:
+            minutes = int(feed.alarm_after.total_seconds() // 60)
+            text = catalog.t(
+                lang, "alert.feed.stalled", feed=feed_id, minutes=minutes, error=error or "-"
+            )
+        else:
+            text = catalog.t(lang, "alert.feed.recovered", feed=feed_id)
+        key = f"feed-alarm:{feed_id}:{alarm}:{int(self._clock())}"
+        await bot.messenger.send(room_id, message(text, msgtype="m.text"), key)
+
+    async def _watch_feeds(self) -> None:
+        while self.feeds is not None:
+            await asyncio.sleep(15)
+            await self.feeds.check_alarms()
+
+    def body_limit(self, hook_id: str) -> int:
+        """Webhook JSON up to 256 KiB; alert XML (JMA documents are large) up to 5 MiB."""
+        hook = self._hooks.get(hook_id)
+        return ALERT_MAX_BODY if hook is not None and hook.action == "alert" else MAX_BODY
 
     async def _prepare_virtual_user(self, system: System, room_id: str, hook: Hook) -> None:
         await self.virtual_users.ensure_in_room(system, room_id, self._invite_via_bot)
@@ -411,6 +521,9 @@ class Appservice:
             problems.append(f"the outbox has not moved for over {stall.outbox_stall}")
         if now - self.last_worker_progress > stall.outbox_stall.total_seconds():
             problems.append("the transaction queue worker is stalled")
+        for feed in self.feeds.status() if self.feeds else []:
+            if feed.alarm:
+                problems.append(f"alert feed {feed.feed_id} is stalled ({feed.last_error})")
         return problems
 
     async def refresh_gauges(self) -> None:

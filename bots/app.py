@@ -10,6 +10,7 @@ from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bots.alerts.wiring import make_alert_feature
 from bots.announcements.wiring import make_announcement_feature
 from bots.bot import Bot, BotDirectory, FeatureFactory
 from bots.config import Config
@@ -34,6 +35,8 @@ def feature_factories(
     for name in names:
         if name == "tasks":
             factories.append(lambda bot: make_task_feature(bot, config, db, catalog, clock))
+        elif name == "alerts":
+            factories.append(lambda bot: make_alert_feature(bot, config, db, catalog, clock))
         elif name == "announcements":
             factories.append(lambda bot: make_announcement_feature(bot, config, db, catalog, clock))
     return factories

@@ -128,6 +128,7 @@ class Bot:
             clock,
         )
         self._catalog = catalog
+        self.catalog = catalog
         self._http: aiohttp.ClientSession | None = None
         self._undecryptable: list[_Undecryptable] = []
         self._stopping = asyncio.Event()

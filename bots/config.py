@@ -28,6 +28,7 @@ from pydantic import (
     field_validator,
 )
 
+from bots.config_alerts import AlertSettings
 from bots.config_announcements import AnnouncementSettings
 from bots.config_bridge import AppserviceSettings, Hook, Outbound, System
 from bots.config_errors import ConfigError, ConfigErrors, describe, fail, translate
@@ -237,6 +238,7 @@ class Config(Model):
     logging: Logging = Logging()
     tasks: TasksSettings = TasksSettings()
     announcements: AnnouncementSettings = AnnouncementSettings()
+    alerts: AlertSettings = AlertSettings()
     #: the application service; left out, yakuba runs the bots only
     appservice: AppserviceSettings | None = None
     systems: tuple[System, ...] = ()

@@ -88,7 +88,8 @@ class Hook(Model):
     room: RoomRef
     #: several secrets while one is being rotated; each `whsec_<base64>` or plain text
     secrets: tuple[Secret, ...] = Field(min_length=1)
-    action: Literal["message", "task"] = "message"
+    #: message: post the template; task: create a task; alert: the body is CAP or JMA XML
+    action: Literal["message", "task", "alert"] = "message"
     template: Template | None = None
     mention_room: bool = False
 

@@ -256,4 +256,72 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        5,
+        "alerts: received alerts, threads, messages per room, pending deliveries, tombstones",
+        (
+            # every alert message received, once (push and poll deliver the same one)
+            """CREATE TABLE alerts (
+                id INTEGER PRIMARY KEY,
+                message_id TEXT NOT NULL UNIQUE,
+                thread TEXT NOT NULL,
+                origin TEXT NOT NULL,
+                status TEXT NOT NULL,
+                msg_type TEXT NOT NULL,
+                severity INTEGER NOT NULL,
+                title TEXT NOT NULL,
+                sent BIGINT NOT NULL,
+                expires BIGINT,
+                document BLOB NOT NULL,
+                doc_index INTEGER NOT NULL,
+                received_at BIGINT NOT NULL
+            )""",
+            "CREATE INDEX alerts_thread ON alerts (thread, id)",
+            # an alert and the updates/cancels that follow it form a thread; CAP keys and
+            # JMA series keys name the thread they belong to
+            """CREATE TABLE alert_keys (
+                key TEXT PRIMARY KEY,
+                thread TEXT NOT NULL
+            )""",
+            """CREATE TABLE alert_threads (
+                thread TEXT PRIMARY KEY,
+                state TEXT NOT NULL,
+                latest_alert INTEGER NOT NULL,
+                expires BIGINT
+            )""",
+            # the one message per thread and room, edited in place by updates
+            """CREATE TABLE alert_messages (
+                thread TEXT NOT NULL,
+                room_id TEXT NOT NULL,
+                event_id TEXT,
+                pinned INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (thread, room_id)
+            )""",
+            # the fan-out still to do: recorded with the alert, done room by room
+            """CREATE TABLE alert_deliveries (
+                alert_id INTEGER NOT NULL,
+                room_id TEXT NOT NULL,
+                done_at BIGINT,
+                PRIMARY KEY (alert_id, room_id)
+            )""",
+            "CREATE INDEX alert_deliveries_pending ON alert_deliveries (done_at, alert_id)",
+            # a Cancel that came before its original
+            """CREATE TABLE alert_tombstones (
+                key TEXT PRIMARY KEY,
+                cancelled_by INTEGER NOT NULL
+            )""",
+            # manual alerts by disaster officers; the most severe wait for a second officer
+            """CREATE TABLE manual_alerts (
+                id INTEGER PRIMARY KEY,
+                author TEXT NOT NULL,
+                room_id TEXT NOT NULL,
+                level TEXT NOT NULL,
+                title TEXT NOT NULL,
+                body TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                confirmed_by TEXT,
+                state TEXT NOT NULL
+            )""",
+        ),
+    ),
 )
