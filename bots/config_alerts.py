@@ -21,8 +21,10 @@ def area_code(value: str) -> str:
     5-digit JIS, all kept as the 5-digit JIS code; prefectures (2 digits) and other JMA
     area codes are kept as they are."""
     text = str(value).strip()
-    if not re.fullmatch(r"[0-9]{2,7}", text):
-        raise fail(f"expected a numeric area code (2–7 digits), got {value!r}")
+    if not re.fullmatch(r"[0-9A-Za-z_-]{2,20}", text):
+        raise fail(f"expected an area code (JMA or JIS digits, or a CAP geocode), got {value!r}")
+    if not text.isdigit():
+        return text  # a CAP geocode value such as CAZ017
     if len(text) == 7 and text.endswith("00"):
         return text[:5]
     if len(text) == 6 and _check_digit(text[:5]) == int(text[5]):

@@ -74,6 +74,8 @@ class AlertService:
             return Outcome("ignored", reason=f"status {alert.status.value}")
         if is_drill(alert) and self._settings.drills.mode == "drop":
             return Outcome("ignored", reason=f"{alert.status.value} message (drills: drop)")
+        if alert.msg_type is not MsgType.CANCEL and alert.is_expired(now):
+            return Outcome("ignored", reason="it had expired before it arrived")
         async with self._lock:
             outcome = await self._record(alert, document, index, now)
             await self._deliver_pending(now)
@@ -254,6 +256,9 @@ class AlertService:
         )
         event_id = message.event_id if message else None
         pinned = message.pinned if message else False
+        shown = f"{thread.latest_alert}:{thread.state}"
+        if message is not None and message.shown == shown:
+            return  # the room already shows this (a fan-out resumed after a crash)
         if event_id is None:
             event_id = await self._messenger.send(
                 room_id, content, f"alert:{thread.thread}:{room_id}"
@@ -266,7 +271,7 @@ class AlertService:
             pinned = await self._messenger.pin(room_id, event_id)
         elif not severe and pinned and await self._messenger.unpin(room_id, event_id):
             pinned = False
-        await self.store.set_message(thread.thread, room_id, event_id, pinned)
+        await self.store.set_message(thread.thread, room_id, event_id, pinned, shown)
 
     async def _concern_in(self, alert: Alert, room_id: str) -> Concern:
         for route in self._settings.routes:

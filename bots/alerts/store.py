@@ -36,6 +36,7 @@ class RoomMessage:
     room_id: str
     event_id: str | None
     pinned: bool
+    shown: str | None = None  # "<alert id>:<state>" the message shows now
 
 
 class AlertStore:
@@ -159,11 +160,11 @@ class AlertStore:
 
     async def thread_rooms(self, thread: str) -> list[RoomMessage]:
         rows = await self._db.fetchall(
-            "SELECT room_id, event_id, pinned FROM alert_messages WHERE thread = ?"
+            "SELECT room_id, event_id, pinned, shown FROM alert_messages WHERE thread = ?"
             " ORDER BY room_id",
             (thread,),
         )
-        return [RoomMessage(str(r[0]), r[1], bool(r[2])) for r in rows]
+        return [RoomMessage(str(r[0]), r[1], bool(r[2]), r[3]) for r in rows]
 
     async def pending_deliveries(self, limit: int = 500) -> list[tuple[int, str]]:
         rows = await self._db.fetchall(
@@ -180,13 +181,13 @@ class AlertStore:
         )
 
     async def set_message(
-        self, thread: str, room_id: str, event_id: str | None, pinned: bool
+        self, thread: str, room_id: str, event_id: str | None, pinned: bool, shown: str
     ) -> None:
         await self._db.execute(
-            "INSERT INTO alert_messages (thread, room_id, event_id, pinned) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (thread, room_id) DO UPDATE SET event_id = excluded.event_id,"
-            " pinned = excluded.pinned",
-            (thread, room_id, event_id, int(pinned)),
+            "INSERT INTO alert_messages (thread, room_id, event_id, pinned, shown)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (thread, room_id) DO UPDATE SET"
+            " event_id = excluded.event_id, pinned = excluded.pinned, shown = excluded.shown",
+            (thread, room_id, event_id, int(pinned), shown),
         )
 
     async def set_thread_state(self, thread: str, state: str) -> None:

@@ -295,6 +295,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 room_id TEXT NOT NULL,
                 event_id TEXT,
                 pinned INTEGER NOT NULL DEFAULT 0,
+                shown TEXT,
                 PRIMARY KEY (thread, room_id)
             )""",
             # the fan-out still to do: recorded with the alert, done room by room
