@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 Resolve = Callable[[str], Awaitable[str | None]]
 _ANY = AlertRoute(room="!any", areas="any")
+#: rooms an alert goes to at the same time
+FAN_OUT_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
@@ -197,15 +199,24 @@ class AlertService:
     # --- fan-out ----------------------------------------------------------------------------
 
     async def _deliver_pending(self, now: datetime) -> int:
-        done = 0
-        for alert_id, room_id in await self.store.pending_deliveries():
-            try:
-                await self._deliver(alert_id, room_id)
-            except Exception:
-                log.exception("alert %d to %s failed; it is retried", alert_id, room_id)
-                continue
+        """Each alert's rooms several at a time (rooms are independent; alerts in order)."""
+        pending = await self.store.pending_deliveries()
+        gate = asyncio.Semaphore(FAN_OUT_CONCURRENCY)
+
+        async def one(alert_id: int, room_id: str) -> int:
+            async with gate:
+                try:
+                    await self._deliver(alert_id, room_id)
+                except Exception:
+                    log.exception("alert %d to %s failed; it is retried", alert_id, room_id)
+                    return 0
             await self.store.mark_delivered(alert_id, room_id, now)
-            done += 1
+            return 1
+
+        done = 0
+        for alert_id in dict.fromkeys(a for a, _ in pending):
+            rooms = [room for a, room in pending if a == alert_id]
+            done += sum(await asyncio.gather(*(one(alert_id, room) for room in rooms)))
         return done
 
     async def _deliver(self, alert_id: int, room_id: str) -> None:
