@@ -32,7 +32,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-c", "--config", required=True, type=Path)
     parser.add_argument("hook")
-    parser.add_argument("payload", help="the JSON body")
+    parser.add_argument("payload", help="the body (JSON, or @FILE to send a file such as XML)")
     args = parser.parse_args()
     config = load_or_report(args.config)
     if config is None or config.appservice is None:
@@ -44,7 +44,9 @@ def main() -> int:
         return 1
     listen = config.appservice.listen
     url = f"http://{listen.host}:{listen.port}/hooks/{hook.id}"
-    return asyncio.run(send(url, hook.secrets[0].get(), args.payload.encode()))
+    payload = args.payload
+    body = Path(payload[1:]).read_bytes() if payload.startswith("@") else payload.encode()
+    return asyncio.run(send(url, hook.secrets[0].get(), body))
 
 
 if __name__ == "__main__":
