@@ -17,9 +17,9 @@ _INTENSITIES = ("1", "2", "3", "4", "5-", "5+", "6-", "6+", "7")
 
 
 def area_code(value: str) -> str:
-    """Municipality codes: 7-digit JMA (JIS + "00"), 6-digit JIS with its check digit, or
-    5-digit JIS, all kept as the 5-digit JIS code; prefectures (2 digits) and other JMA
-    area codes are kept as they are."""
+    """Municipality codes: 7-digit JMA (JIS + "00") become the 5-digit JIS code; others
+    (5-digit JIS, 6-digit JIS with check digit or JMA area codes, prefectures, CAP
+    geocodes) are kept as written."""
     text = str(value).strip()
     if not re.fullmatch(r"[0-9A-Za-z_-]{2,20}", text):
         raise fail(f"expected an area code (JMA or JIS digits, or a CAP geocode), got {value!r}")
@@ -27,9 +27,16 @@ def area_code(value: str) -> str:
         return text  # a CAP geocode value such as CAZ017
     if len(text) == 7 and text.endswith("00"):
         return text[:5]
-    if len(text) == 6 and _check_digit(text[:5]) == int(text[5]):
-        return text[:5]
-    return text
+    return text  # 6 digits may be JIS with a check digit or a JMA area code: see area_forms
+
+
+def area_forms(code: str) -> frozenset[str]:
+    """The codes a configured code stands for: a 6-digit code whose last digit is a valid
+    JIS check digit also names that JIS municipality (5 digits)."""
+    forms = {code}
+    if len(code) == 6 and code.isdigit() and _check_digit(code[:5]) == int(code[5]):
+        forms.add(code[:5])
+    return frozenset(forms)
 
 
 def _check_digit(jis5: str) -> int:

@@ -3,6 +3,7 @@ same path as official ones (parse → state → routing → fan-out)."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
@@ -31,6 +32,15 @@ _CAP_SEVERITY = {
 }
 
 
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """Text as XML character data: escaped, and without characters XML cannot carry (a
+    form feed pasted from a PDF would otherwise make the document unreadable)."""
+    return escape(_XML_ILLEGAL.sub(" ", text))
+
+
 def parse_level(word: str) -> str:
     level = LEVELS.get(unicodedata.normalize("NFKC", word).strip().casefold())
     if level is None:
@@ -51,7 +61,7 @@ def manual_cap(
     """The CAP document of manual alert `number` (or its Cancel, when `cancel_of` is the
     original's sent time)."""
     identifier = f"yakuba-manual-{number}"
-    sender = escape(author)
+    sender = xml_text(author)
     stamp = sent.isoformat(timespec="seconds")
     if cancel_of is not None:
         original = cancel_of.isoformat(timespec="seconds")
@@ -64,7 +74,7 @@ def manual_cap(
             "</alert>"
         ).encode()
     geocodes = "".join(
-        f"<geocode><valueName>JIS</valueName><value>{escape(code)}</value></geocode>"
+        f"<geocode><valueName>JIS</valueName><value>{xml_text(code)}</value></geocode>"
         for code in city_codes
     )
     return (
@@ -73,9 +83,9 @@ def manual_cap(
         f"<identifier>{identifier}</identifier><sender>{sender}</sender>"
         f"<sent>{stamp}</sent><status>Actual</status><msgType>Alert</msgType>"
         "<scope>Public</scope><info><language>ja-JP</language><category>Safety</category>"
-        f"<event>{escape(title)}</event><urgency>Immediate</urgency>"
+        f"<event>{xml_text(title)}</event><urgency>Immediate</urgency>"
         f"<severity>{_CAP_SEVERITY[level]}</severity><certainty>Observed</certainty>"
-        f"<senderName>{sender}</senderName><headline>{escape(title)}</headline>"
-        f"<description>{escape(body or title)}</description>"
+        f"<senderName>{sender}</senderName><headline>{xml_text(title)}</headline>"
+        f"<description>{xml_text(body or title)}</description>"
         f"<area><areaDesc>市内全域</areaDesc>{geocodes}</area></info></alert>"
     ).encode()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bots.alerts.levels import SeismicIntensity, Severity
 from bots.alerts.model import Alert, Status
-from bots.config_alerts import AlertRoute, AlertSettings, Point
+from bots.config_alerts import AlertRoute, AlertSettings, Point, area_forms
 
 LEVELS = {
     "info": Severity.INFO,
@@ -42,13 +42,14 @@ class _AreaLevel:
     intensity: SeismicIntensity | None
 
 
-def _norm(code: str) -> str:
-    """Alert codes: a 7-digit JMA municipality code is its 5-digit JIS code; JMA's 6-digit
-    area codes stay as they are (they are not JIS codes with a check digit)."""
+def _forms(code: str) -> set[str]:
+    """An alert's code and what else it names: a 7-digit JMA municipality code (including
+    the parts of a split municipality, 4621501) also names its 5-digit JIS code; JMA's
+    6-digit area codes stay as they are (they are not JIS codes with a check digit)."""
     text = code.strip()
-    if len(text) == 7 and text.isdigit() and text.endswith("00"):
-        return text[:5]
-    return text
+    if len(text) == 7 and text.isdigit():
+        return {text, text[:5]}
+    return {text} if text else set()
 
 
 def _intensity_severity(intensity: SeismicIntensity | None) -> Severity:
@@ -69,9 +70,9 @@ def area_levels(alert: Alert) -> list[_AreaLevel]:
     if alert.jma is not None:
         jma = alert.jma
         for w in jma.warnings:
-            out.append(_AreaLevel(frozenset({_norm(w.code)}), w.name, w.severity, None))
+            out.append(_AreaLevel(frozenset(_forms(w.code)), w.name, w.severity, None))
         for a in jma.intensities:
-            codes = {_norm(a.code)} | ({_norm(a.parent_code)} if a.parent_code else set())
+            codes = _forms(a.code) | (_forms(a.parent_code) if a.parent_code else set())
             out.append(
                 _AreaLevel(frozenset(codes), a.name, _intensity_severity(a.intensity), a.intensity)
             )
@@ -80,13 +81,13 @@ def area_levels(alert: Alert) -> list[_AreaLevel]:
             intensity = getattr(f, "intensity", None)
             out.append(
                 _AreaLevel(
-                    frozenset({_norm(code)}), getattr(f, "name", ""), alert.severity, intensity
+                    frozenset(_forms(code)), getattr(f, "name", ""), alert.severity, intensity
                 )
             )
         for t in jma.tsunami:
             out.append(
                 _AreaLevel(
-                    frozenset({_norm(t.code)}),
+                    frozenset(_forms(t.code)),
                     t.name,
                     Severity.INFO if t.lifted else alert.severity,
                     None,
@@ -95,13 +96,13 @@ def area_levels(alert: Alert) -> list[_AreaLevel]:
     if alert.cap is not None:
         for info in alert.cap.infos:
             for area in info.areas:
-                geocodes = frozenset(_norm(g.value) for g in area.geocodes)
+                geocodes = frozenset(c for g in area.geocodes for c in _forms(g.value))
                 out.append(_AreaLevel(geocodes, area.description, alert.severity, None))
     return out
 
 
 def _matches_codes(area: _AreaLevel, wanted: Iterable[str]) -> bool:
-    for code in wanted:
+    for code in (form for w in wanted for form in area_forms(w)):
         for have in area.codes:
             if have == code or (len(code) == 2 and have.startswith(code) and len(have) >= 5):
                 return True

@@ -167,7 +167,8 @@ class AlertService:
             if await self.store.thread_of(own) is None:
                 return [own], own, [], [own], "withdrawn", False
             return [own], thread, [], [], "withdrawn", False
-        if await self.store.is_tombstoned(own):
+        cancelled_at = await self.store.tombstone_time(own)
+        if cancelled_at is not None and alert.sent <= cancelled_at:
             return [own], own, [], [], "cancelled-early", True
         lifted = (
             alert.jma is not None
@@ -234,10 +235,12 @@ class AlertService:
             if thread is None:
                 continue
             messages = {m.room_id: m for m in await self.store.thread_rooms(name)}
-            if name != stored.thread and room_id not in messages:
-                continue
+            if alert.msg_type is MsgType.CANCEL and room_id not in messages:
+                continue  # nothing of that alert was shown here: nothing to withdraw
             shown = await self._shown_alert(thread)
-            await self._show(thread, shown, room_id, messages.get(room_id), f"alert:{alert_id}")
+            await self._show(
+                thread, shown, room_id, messages.get(room_id), f"alert:{alert_id}:{name}"
+            )
 
     async def _shown_alert(self, thread: Thread) -> Alert:
         latest = await self.store.get_alert(thread.latest_alert)
@@ -255,7 +258,8 @@ class AlertService:
         """Post the thread's message in the room, or edit it; pin while severe and active."""
         found = await self._concern_in(alert, room_id)
         pin_level = LEVELS[self._settings.pin_level]
-        severe = found.severity >= pin_level and thread.state == "active"
+        # drills never notify everyone or stay pinned: they must not look like the real thing
+        severe = found.severity >= pin_level and thread.state == "active" and not is_drill(alert)
         content = alert_content(
             alert,
             found,
@@ -303,7 +307,9 @@ class AlertService:
                 ended = Thread(thread.thread, "expired", thread.latest_alert, thread.expires)
                 alert = await self._shown_alert(ended)
                 for message in await self.store.thread_rooms(thread.thread):
-                    await self._show(ended, alert, message.room_id, message, "alert-expired")
+                    await self._show(
+                        ended, alert, message.room_id, message, f"alert-expired:{thread.thread}"
+                    )
                 done += 1
         return done
 

@@ -145,6 +145,15 @@ class AlertStore:
         row = await self._db.fetchone("SELECT 1 FROM alert_tombstones WHERE key = ?", (key,))
         return row is not None
 
+    async def tombstone_time(self, key: str) -> datetime | None:
+        """When the Cancel that came before its original was sent (None: no such Cancel)."""
+        row = await self._db.fetchone(
+            "SELECT a.sent FROM alert_tombstones t JOIN alerts a ON a.id = t.cancelled_by"
+            " WHERE t.key = ?",
+            (key,),
+        )
+        return from_ms(row[0]) if row else None
+
     async def get_thread(self, thread: str) -> Thread | None:
         row = await self._db.fetchone(
             "SELECT thread, state, latest_alert, expires FROM alert_threads WHERE thread = ?",
