@@ -22,4 +22,5 @@ class AlertFeature(FeatureBase):
         self.commands = alert_commands(manual, self.now)
 
     async def run_due(self) -> int:
-        return await self.service.run_due(self.now())
+        now = self.now()
+        return await self.manual.resume(now) + await self.service.run_due(now)

@@ -57,7 +57,7 @@ class ManualAlerts:
         if row[0] == officer:
             raise CommandError("alert.error.self_confirm")
         await self._db.execute(
-            "UPDATE manual_alerts SET state = 'sent', confirmed_by = ? WHERE id = ?",
+            "UPDATE manual_alerts SET state = 'confirmed', confirmed_by = ? WHERE id = ?",
             (officer, number),
         )
         return await self._send(number, now)
@@ -79,6 +79,15 @@ class ManualAlerts:
             )
             await self._service.ingest_document(document, now)
 
+    async def resume(self, now: datetime) -> int:
+        """Send confirmed manual alerts that a crash kept from being recorded."""
+        rows = await self._db.fetchall(
+            "SELECT id FROM manual_alerts WHERE state = 'confirmed' ORDER BY id"
+        )
+        for (number,) in rows:
+            await self._send(int(number), now)
+        return len(rows)
+
     async def _send(self, number: int, now: datetime) -> int:
         row = await self._db.fetchone(
             "SELECT author, level, title, body, created_at FROM manual_alerts WHERE id = ?",
@@ -97,4 +106,6 @@ class ManualAlerts:
             self._settings.city_codes,
         )
         outcomes = await self._service.ingest_document(document, now)
+        # marked sent only once it is recorded for delivery (the fan-out resumes by itself)
+        await self._db.execute("UPDATE manual_alerts SET state = 'sent' WHERE id = ?", (number,))
         return sum(o.rooms for o in outcomes)

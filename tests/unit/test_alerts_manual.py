@@ -317,3 +317,19 @@ async def test_a_pasted_control_character_is_not_a_silently_lost_alert(world: Wo
         return
     assert rooms == 2
     assert len(world.messenger.sent) == 2
+
+
+async def test_a_confirmed_alert_interrupted_before_sending_is_sent_by_the_next_run(
+    db: Database, tmp_path: Path
+) -> None:
+    world = make_world(db, tmp_path)
+    number, rooms = await world.manual.raise_alert(TANAKA, OFFICE, "emergency", "避難指示", "", NOW)
+    assert rooms is None
+    # the process stopped after the confirmation was stored, before the alert was recorded
+    await db.execute(
+        "UPDATE manual_alerts SET state = 'confirmed', confirmed_by = ? WHERE id = ?",
+        (KACHO, number),
+    )
+    assert await world.manual.resume(NOW) == 1
+    assert [s for s in world.messenger.sent if "避難指示" in s.content["body"]]
+    assert await world.manual.resume(NOW) == 0
