@@ -85,33 +85,11 @@ class AlertService:
 
     async def _record(self, alert: Alert, document: bytes, index: int, now: datetime) -> Outcome:
         keys, thread, withdraw, tombstones, state, shows = await self._thread_for(alert)
-        if state == "cancelled-early":
-            message_id = _message_id(alert)
-            await self.store.record(
-                message_id=message_id,
-                thread=thread,
-                keys=keys,
-                origin=alert.origin.value,
-                status=alert.status.value,
-                msg_type=alert.msg_type.value,
-                severity=int(alert.severity),
-                title=alert.title,
-                sent=alert.sent,
-                expires=alert.expires,
-                document=document,
-                doc_index=index,
-                thread_state="withdrawn",
-                shows=True,
-                rooms=(),
-                tombstones=(),
-                withdraw=(),
-                now=now,
-            )
-            return Outcome("cancelled-early", reason="a Cancel for it arrived first")
+        early = state == "cancelled-early"  # kept, withdrawn, never shown
         rooms: list[str] = []
-        if shows:
+        if shows and not early:
             rooms = [room for room, _ in await self._routes_for(alert)]
-        for other in [thread, *withdraw]:
+        for other in [] if early else [thread, *withdraw]:
             rooms += [m.room_id for m in await self.store.thread_rooms(other)]
         alert_id = await self.store.record(
             message_id=_message_id(alert),
@@ -126,7 +104,7 @@ class AlertService:
             expires=alert.expires,
             document=document,
             doc_index=index,
-            thread_state=state,
+            thread_state="withdrawn" if early else state,
             shows=shows,
             rooms=list(dict.fromkeys(rooms)),
             tombstones=tombstones,
@@ -135,6 +113,8 @@ class AlertService:
         )
         if alert_id is None:
             return Outcome("duplicate")
+        if early:
+            return Outcome("cancelled-early", reason="a Cancel for it arrived first")
         return Outcome("routed", rooms=len(set(rooms)))
 
     async def _thread_for(
