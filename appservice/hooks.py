@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
@@ -18,6 +19,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from bots.config_bridge import Hook
 from bots.matrix import content as mc
 from bots.store.database import Database
+from bots.tasks.model import Priority
+from bots.tasks.syntax import parse_priority
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +104,29 @@ class ReceiptStore:
             (hook_id, webhook_id[:200]),
         )
         return row is not None
+
+
+def task_fields(payload: Any, max_title: int) -> tuple[str, list[str], datetime | None, Priority]:
+    if not isinstance(payload, dict):
+        raise HookError(400, "M_BAD_JSON", "a task hook needs a JSON object")
+    title = payload.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise HookError(400, "M_BAD_JSON", "'title' must be a non-empty string")
+    if len(title) > max_title:
+        raise HookError(400, "M_BAD_JSON", f"'title' is longer than {max_title} characters")
+    assignees = payload.get("assignees", [])
+    if not isinstance(assignees, list) or not all(isinstance(a, str) for a in assignees):
+        raise HookError(400, "M_BAD_JSON", "'assignees' must be a list of user IDs")
+    due: datetime | None = None
+    if payload.get("due") is not None:
+        try:
+            due = datetime.fromisoformat(str(payload["due"]))
+        except ValueError:
+            raise HookError(400, "M_BAD_JSON", "'due' must be an ISO 8601 date-time") from None
+        if due.tzinfo is None:
+            raise HookError(400, "M_BAD_JSON", "'due' needs a time zone offset")
+    try:
+        priority = parse_priority(str(payload.get("priority", "normal")))
+    except Exception:
+        raise HookError(400, "M_BAD_JSON", "'priority' must be high, normal or low") from None
+    return title.strip(), assignees, due, priority

@@ -15,9 +15,9 @@ import aiohttp
 from aiohttp import web
 from nio import RoomGetStateEventResponse, RoomInviteResponse, RoomPutStateResponse
 
+from appservice.alertfeeds import AlertFeeds, alert_feature
 from appservice.api import AppserviceApi
 from appservice.delivery import Deliverer
-from appservice.feeds import FeedPoller
 from appservice.hooks import (
     MAX_BODY,
     HookError,
@@ -25,6 +25,7 @@ from appservice.hooks import (
     Templates,
     message_content,
     parse_payload,
+    task_fields,
 )
 from appservice.metrics import Metrics
 from appservice.outbox import OutboxStore
@@ -41,11 +42,8 @@ from bots.commands.errors import CommandError
 from bots.config import Config
 from bots.config_bridge import Hook, System
 from bots.ids import server_of
-from bots.matrix.content import message
 from bots.store.database import Database, Transaction
 from bots.tasks.feature import TaskFeature
-from bots.tasks.model import Priority
-from bots.tasks.syntax import parse_priority
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +82,7 @@ class Appservice:
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.last_worker_progress = clock()
-        self.feeds: FeedPoller | None = None
-        self._feeds_stop = asyncio.Event()
+        self.feeds: AlertFeeds | None = None
         for bot in bots.values():
             bot.event_listeners.append(self._on_bot_event)
 
@@ -131,18 +128,16 @@ class Appservice:
             asyncio.create_task(self._describe_rooms(), name="appservice:describe"),
         ]
         if self.config.alerts.feeds:
-            self.feeds = FeedPoller(
-                self.config.alerts.feeds,
+            self.feeds = AlertFeeds(
+                self.config,
                 self._session,
-                self._on_feed_document,
-                self._on_feed_alarm,
+                self._bots,
+                self.resolve_room,
+                self.bot_in,
+                self.metrics,
                 self._clock,
             )
-            self._feeds_stop = asyncio.Event()
-            self._tasks.append(
-                asyncio.create_task(self.feeds.run(self._feeds_stop), name="alert-feeds")
-            )
-            self._tasks.append(asyncio.create_task(self._watch_feeds(), name="feed-alarms"))
+            self._tasks += self.feeds.start()
         await self.virtual_users.retry_pending()
         try:
             await self.api.ping(self.settings.id)
@@ -160,7 +155,8 @@ class Appservice:
         return self.settings.listen.port
 
     async def stop(self) -> None:
-        self._feeds_stop.set()
+        if self.feeds is not None:
+            self.feeds.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -382,10 +378,7 @@ class Appservice:
 
     async def _hook_alert(self, hook: Hook, webhook_id: str, body: bytes) -> dict[str, Any]:
         """CAP or JMA XML from an internal system (e.g. the disaster-information system)."""
-        feature = next(
-            (f for b in self._bots.values() for f in b.features if isinstance(f, AlertFeature)),
-            None,
-        )
+        feature = self._alert_feature()
         if feature is None:
             raise HookError(503, "M_UNKNOWN", "no bot serves the alerts feature")
         try:
@@ -399,61 +392,7 @@ class Appservice:
         return {"status": "ok", "alerts": results}
 
     def _alert_feature(self) -> AlertFeature | None:
-        return next(
-            (f for b in self._bots.values() for f in b.features if isinstance(f, AlertFeature)),
-            None,
-        )
-
-    async def _on_feed_document(self, data: bytes, source: str) -> None:
-        feature = self._alert_feature()
-        if feature is None:
-            log.warning("feed document %s dropped: no bot serves the alerts feature", source)
-            return
-        try:
-            outcomes = await feature.service.ingest_document(
-                data, datetime.fromtimestamp(self._clock(), UTC)
-            )
-        except AlertParseError as exc:
-            log.warning("feed document %s refused: %s", source, exc)
-            return
-        for outcome in outcomes:
-            log.info(
-                "feed document %s: %s (%d rooms) %s",
-                source,
-                outcome.result,
-                outcome.rooms,
-                outcome.reason,
-            )
-
-    async def _on_feed_alarm(self, feed_id: str, alarm: bool, error: str | None) -> None:
-        """Tell the disaster office once when a feed stalls, and once when it recovers."""
-        self.metrics.feed_alarm.labels(feed_id).set(1 if alarm else 0)
-        office = self.config.alerts.office_room
-        feature = self._alert_feature()
-        if office is None or feature is None:
-            log.warning("alert feed %s %s", feed_id, "stalled" if alarm else "recovered")
-            return
-        room_id = await self.resolve_room(office)
-        bot = self.bot_in(room_id) if room_id else None
-        if bot is None or room_id is None:
-            return
-        feed = next(f for f in self.config.alerts.feeds if f.id == feed_id)
-        lang = self.config.language
-        catalog = bot.catalog
-        if alarm:
-            minutes = int(feed.alarm_after.total_seconds() // 60)
-            text = catalog.t(
-                lang, "alert.feed.stalled", feed=feed_id, minutes=minutes, error=error or "-"
-            )
-        else:
-            text = catalog.t(lang, "alert.feed.recovered", feed=feed_id)
-        key = f"feed-alarm:{feed_id}:{alarm}:{int(self._clock())}"
-        await bot.messenger.send(room_id, message(text, msgtype="m.text"), key)
-
-    async def _watch_feeds(self) -> None:
-        while self.feeds is not None:
-            await asyncio.sleep(15)
-            await self.feeds.check_alarms()
+        return alert_feature(self._bots)
 
     def body_limit(self, hook_id: str) -> int:
         """Webhook JSON up to 256 KiB; alert XML (JMA documents are large) up to 5 MiB."""
@@ -476,7 +415,7 @@ class Appservice:
         )
         if feature is None:
             raise HookError(503, "M_UNKNOWN", "no bot serves the tasks feature")
-        title, assignees, due, priority = _task_fields(payload, feature.service.max_title)
+        title, assignees, due, priority = task_fields(payload, feature.service.max_title)
 
         async def record(tx: Transaction) -> None:
             await tx.execute(
@@ -521,7 +460,7 @@ class Appservice:
             problems.append(f"the outbox has not moved for over {stall.outbox_stall}")
         if now - self.last_worker_progress > stall.outbox_stall.total_seconds():
             problems.append("the transaction queue worker is stalled")
-        for feed in self.feeds.status() if self.feeds else []:
+        for feed in self.feeds.poller.status() if self.feeds else []:
             if feed.alarm:
                 problems.append(f"alert feed {feed.feed_id} is stalled ({feed.last_error})")
         return problems
@@ -535,29 +474,3 @@ class Appservice:
             last = await bot.last_sync_at()
             if last is not None:
                 self.metrics.bot_sync_age.labels(name).set(max(0.0, now - last))
-
-
-def _task_fields(payload: Any, max_title: int) -> tuple[str, list[str], datetime | None, Priority]:
-    if not isinstance(payload, dict):
-        raise HookError(400, "M_BAD_JSON", "a task hook needs a JSON object")
-    title = payload.get("title")
-    if not isinstance(title, str) or not title.strip():
-        raise HookError(400, "M_BAD_JSON", "'title' must be a non-empty string")
-    if len(title) > max_title:
-        raise HookError(400, "M_BAD_JSON", f"'title' is longer than {max_title} characters")
-    assignees = payload.get("assignees", [])
-    if not isinstance(assignees, list) or not all(isinstance(a, str) for a in assignees):
-        raise HookError(400, "M_BAD_JSON", "'assignees' must be a list of user IDs")
-    due: datetime | None = None
-    if payload.get("due") is not None:
-        try:
-            due = datetime.fromisoformat(str(payload["due"]))
-        except ValueError:
-            raise HookError(400, "M_BAD_JSON", "'due' must be an ISO 8601 date-time") from None
-        if due.tzinfo is None:
-            raise HookError(400, "M_BAD_JSON", "'due' needs a time zone offset")
-    try:
-        priority = parse_priority(str(payload.get("priority", "normal")))
-    except Exception:
-        raise HookError(400, "M_BAD_JSON", "'priority' must be high, normal or low") from None
-    return title.strip(), assignees, due, priority

@@ -34,12 +34,12 @@ from bots.commands.router import Command
 from bots.config import Config
 from bots.features import Feature, Reaction, RelatedMessage, relation
 from bots.i18n import Catalog
-from bots.matrix import content as mc
 from bots.matrix.crosssigning import KeyFile
 from bots.matrix.messenger import MatrixMessenger
 from bots.matrix.outbox import Outbox
 from bots.matrix.roomstate import RoomState
 from bots.matrix.session import StartupError, log_in, make_client, prepare_encryption
+from bots.matrix.undecryptable import UndecryptableMessages
 from bots.permissions import Permissions
 from bots.store.database import Database
 from bots.store.events import EventStore
@@ -70,13 +70,6 @@ class BotDirectory:
             if user_id in members:
                 found.extend(self.commands_by_user[user_id])
         return found
-
-
-@dataclass
-class _Undecryptable:
-    event: MegolmEvent
-    room_id: str
-    deadline: float
 
 
 class Bot:
@@ -130,7 +123,9 @@ class Bot:
         self._catalog = catalog
         self.catalog = catalog
         self._http: aiohttp.ClientSession | None = None
-        self._undecryptable: list[_Undecryptable] = []
+        self.undecryptable = UndecryptableMessages(
+            name, self.client, self._events, self.outbox, catalog, config, clock
+        )
         self._stopping = asyncio.Event()
         self._due_lock = asyncio.Lock()
         self.started = False
@@ -305,7 +300,7 @@ class Bot:
             for ephemeral in info.ephemeral:
                 if isinstance(ephemeral, ReceiptEvent):
                     await self._handle_receipts(room_id, ephemeral)
-        await self._retry_undecryptable()
+        await self.undecryptable.retry(self._handle_timeline_event)
         if self.outbox.has_failures:
             await self.outbox.retry_pending()
 
@@ -392,9 +387,7 @@ class Bot:
         if joined_at is None or event.server_timestamp < joined_at:
             return  # from before the bot joined: never taken as a command
         if isinstance(event, MegolmEvent):
-            self._undecryptable.append(
-                _Undecryptable(event, room_id, self._clock() + self.undecryptable_grace_s)
-            )
+            self.undecryptable.wait_for_key(event, room_id, self.undecryptable_grace_s)
             return
         for listener in self.event_listeners:
             await listener(room_id, event.source, bool(getattr(event, "decrypted", False)))
@@ -457,47 +450,3 @@ class Bot:
         room = self.client.rooms.get(room_id)
         members = list(room.users) if room is not None else [self.user_id]
         return self.directory.commands_in_room(members)
-
-    async def _retry_undecryptable(self) -> None:
-        waiting, self._undecryptable = self._undecryptable, []
-        now = self._clock()
-        for item in waiting:
-            try:
-                decrypted = self.client.decrypt_event(item.event)
-            except Exception:
-                decrypted = None
-            if isinstance(decrypted, RoomMessageText):
-                await self._handle_timeline_event(item.room_id, decrypted)
-            elif decrypted is not None:
-                continue  # decrypted, but not a message for us
-            elif now < item.deadline:
-                self._undecryptable.append(item)
-            else:
-                await self._say_undecryptable(item)
-
-    async def _say_undecryptable(self, item: _Undecryptable) -> None:
-        event = item.event
-        if await self._events.is_handled(self.name, event.event_id):
-            return
-        # only one bot of a room apologises for a message none of us could read
-        if await self._events.claim(event.event_id, "undecryptable", self.name):
-            log.warning(
-                "bot %s: cannot decrypt %s in %s from %s (session %s)",
-                self.name,
-                event.event_id,
-                item.room_id,
-                event.sender,
-                event.session_id,
-            )
-            lang = self.config.language_for(event.sender)
-            text = self._catalog.t(lang, "error.undecryptable")
-            await self.outbox.send(
-                item.room_id,
-                mc.message(text, reply_to=event.event_id),
-                f"undecryptable:{event.event_id}",
-            )
-            try:
-                await self.client.request_room_key(event)
-            except Exception:  # a key request already pending is fine
-                log.debug("room key request for %s not sent", event.event_id)
-        await self._events.mark_handled(self.name, event.event_id, int(self._clock() * 1000))
