@@ -11,7 +11,7 @@ from typing import Any
 
 from nio import AsyncClient, RoomSendResponse
 
-from bots.store.ledger import LedgerEntry, SendLedger, derive_txn_id
+from bots.store.ledger import MAX_ATTEMPTS, LedgerEntry, SendLedger, derive_txn_id
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class Outbox:
         except Exception as exc:  # network errors, unknown room, encryption problems
             log.warning("Send %s to %s failed: %r", entry.txn_id, entry.room_id, exc)
             await self._ledger.mark_failed(entry.txn_id, repr(exc))
-            self.has_failures = True
+            self._note_failure(entry)
             return None
         if isinstance(response, RoomSendResponse):
             await self._ledger.mark_sent(entry.txn_id, response.event_id, self._now_ms())
@@ -75,5 +75,15 @@ class Outbox:
             response.message,
         )
         await self._ledger.mark_failed(entry.txn_id, f"{response.status_code}: {response.message}")
-        self.has_failures = True
+        self._note_failure(entry)
         return None
+
+    def _note_failure(self, entry: LedgerEntry) -> None:
+        self.has_failures = True
+        if entry.attempts + 1 >= MAX_ATTEMPTS:
+            log.error(
+                "Send %s to %s failed %d times: kept in the ledger, no longer retried",
+                entry.txn_id,
+                entry.room_id,
+                MAX_ATTEMPTS,
+            )

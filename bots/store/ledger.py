@@ -14,6 +14,10 @@ from typing import Any
 
 from bots.store.database import Database
 
+#: a send that failed this often is left in the ledger (with its last error) and no longer
+#: retried by itself: an operator can see it there
+MAX_ATTEMPTS = 20
+
 
 def derive_txn_id(sender: str, key: str) -> str:
     digest = hashlib.sha256(f"{sender}\x00{key}".encode()).hexdigest()
@@ -73,8 +77,9 @@ class SendLedger:
 
     async def get_pending_for_sender(self, sender: str) -> list[LedgerEntry]:
         rows = await self._db.fetchall(
-            _SELECT + " WHERE sender = ? AND sent_at IS NULL ORDER BY created_at, txn_id",
-            (sender,),
+            _SELECT + " WHERE sender = ? AND sent_at IS NULL AND attempts < ?"
+            " ORDER BY created_at, txn_id",
+            (sender, MAX_ATTEMPTS),
         )
         return [_entry(r) for r in rows]
 

@@ -9,7 +9,7 @@ from nio import RoomSendError, RoomSendResponse
 
 from bots.matrix.outbox import Outbox
 from bots.store.database import Database
-from bots.store.ledger import SendLedger, derive_txn_id
+from bots.store.ledger import MAX_ATTEMPTS, SendLedger, derive_txn_id
 
 BOT = "@tasks:city.example.jp"
 ROOM = "!room:city.example.jp"
@@ -73,3 +73,17 @@ async def test_rate_limited_send_is_kept_and_sent_later(ledger: SendLedger) -> N
     assert {sent[3] for sent in client.sent} == {derive_txn_id(BOT, "k1")}
     entry = await ledger.get(derive_txn_id(BOT, "k1"))
     assert entry is not None and entry.event_id == "$late" and entry.attempts == 2
+
+
+async def test_a_send_that_keeps_failing_is_kept_but_no_longer_retried(
+    ledger: SendLedger,
+) -> None:
+    refused = RoomSendError("Forbidden", "M_FORBIDDEN")
+    client = FakeClient([refused] * (MAX_ATTEMPTS + 5))
+    outbox = Outbox(client, ledger, clock=lambda: 1000.0)  # type: ignore[arg-type]
+    assert await outbox.send(ROOM, {"msgtype": "m.notice", "body": "x"}, "k-bad") is None
+    for _ in range(MAX_ATTEMPTS + 3):
+        await outbox.retry_pending()
+    assert len(client.sent) == MAX_ATTEMPTS  # then it stops trying
+    entry = await ledger.get(derive_txn_id(BOT, "k-bad"))
+    assert entry is not None and entry.event_id is None  # kept, for an operator to see
