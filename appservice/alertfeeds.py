@@ -4,19 +4,22 @@ workflow, and a stalled feed told to the disaster office (once, and once on reco
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 import aiohttp
 
-from appservice.feeds import FeedPoller
+from appservice.feeds import FeedPoller, FeedState
 from appservice.metrics import Metrics
 from bots.alerts.feature import AlertFeature
 from bots.alerts.xmlsafe import AlertParseError
 from bots.bot import Bot
 from bots.config import Config
 from bots.matrix.content import message
+from bots.store.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ class AlertFeeds:
         bot_in: Callable[[str], Bot | None],
         metrics: Metrics,
         clock: Callable[[], float],
+        db: Database,
     ) -> None:
         self._config = config
         self._bots = bots
@@ -44,9 +48,25 @@ class AlertFeeds:
         self._metrics = metrics
         self._clock = clock
         self._stop = asyncio.Event()
+        self._db = db
         self.poller = FeedPoller(
             config.alerts.feeds, session, self._on_feed_document, self._on_feed_alarm, clock
         )
+
+    async def restore(self) -> None:
+        """What the pollers remembered before a restart: no document is fetched again, and
+        the next requests are conditional."""
+        rows = await self._db.fetchall("SELECT feed_id, state FROM feed_state")
+        self.poller.restore(FeedState(**json.loads(state)) for _, state in rows)
+
+    async def save(self) -> None:
+        async with self._db.transaction() as tx:
+            for state in self.poller.state():
+                await tx.execute(
+                    "INSERT INTO feed_state (feed_id, state) VALUES (?, ?) ON CONFLICT (feed_id)"
+                    " DO UPDATE SET state = excluded.state",
+                    (state.feed_id, json.dumps(asdict(state))),
+                )
 
     def start(self) -> list[asyncio.Task[None]]:
         return [
@@ -108,3 +128,4 @@ class AlertFeeds:
         while not self._stop.is_set():
             await asyncio.sleep(15)
             await self.poller.check_alarms()
+            await self.save()

@@ -136,7 +136,9 @@ class Appservice:
                 self.bot_in,
                 self.metrics,
                 self._clock,
+                self._db,
             )
+            await self.feeds.restore()
             self._tasks += self.feeds.start()
         await self.virtual_users.retry_pending()
         try:
@@ -157,6 +159,7 @@ class Appservice:
     async def stop(self) -> None:
         if self.feeds is not None:
             self.feeds.stop()
+            await self.feeds.save()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -325,4 +325,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        6,
+        "alert feeds: what each poller remembers (validators, entries fetched)",
+        (
+            """CREATE TABLE feed_state (
+                feed_id TEXT PRIMARY KEY,
+                state TEXT NOT NULL
+            )""",
+        ),
+    ),
 )
