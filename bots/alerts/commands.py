@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bots.alerts.manual import parse_level
 from bots.alerts.officers import ManualAlerts
+from bots.alerts.service import AlertService
 from bots.commands.arguments import Rest, Word
 from bots.commands.context import CommandContext
 from bots.commands.errors import CommandError
@@ -22,8 +23,13 @@ def _number(word: str) -> int:
     return int(text)
 
 
-def alert_commands(manual: ManualAlerts, clock: Clock) -> CommandSet:
+def alert_commands(manual: ManualAlerts, service: AlertService, clock: Clock) -> CommandSet:
     commands = CommandSet("alerts")
+
+    @commands.command("alert list", aliases=("警報 一覧", "防災 一覧"), help="alert.help.list")
+    async def active(ctx: CommandContext) -> None:
+        lines = await service.active_lines(ctx.lang)
+        await ctx.reply_text("\n".join(lines) if lines else ctx.t("alert.list.empty"))
 
     @commands.command(
         "alert",

@@ -19,7 +19,7 @@ class AlertFeature(FeatureBase):
         super().__init__(clock)
         self.service = service
         self.manual = manual
-        self.commands = alert_commands(manual, self.now)
+        self.commands = alert_commands(manual, service, self.now)
 
     async def run_due(self) -> int:
         now = self.now()

@@ -21,7 +21,7 @@ from bots.alerts.routing import LEVELS, Concern, concern, is_drill
 from bots.alerts.store import AlertStore, RoomMessage, Thread
 from bots.config import Config
 from bots.config_alerts import AlertRoute
-from bots.i18n import Catalog
+from bots.i18n import Catalog, format_datetime
 from bots.messenger import Messenger
 
 log = logging.getLogger(__name__)
@@ -275,6 +275,15 @@ class AlertService:
                 if found is not None:
                     return found
         return concern(alert, _ANY, self._settings) or Concern(Severity.INFO, None, ())
+
+    async def active_lines(self, lang: str) -> list[str]:
+        """One line per active alert: its title and when it was issued."""
+        lines = []
+        for thread in await self.store.active_threads():
+            alert = await self._shown_alert(thread)
+            when = format_datetime(alert.sent, lang, self._config.zone)
+            lines.append(f"• {alert.title}({when})")
+        return lines
 
     # --- time -------------------------------------------------------------------------------
 

@@ -440,3 +440,12 @@ async def test_a_failed_room_stays_pending_and_run_due_delivers_it_once(world: W
     assert len(world.messenger.sent) == 2
     assert world.messenger.pinned == {ALL: world.sent_to(ALL), COUNTY: world.sent_to(COUNTY)}
     assert world.messenger.edits == []
+
+
+async def test_active_alerts_are_listed_until_withdrawn(world: World) -> None:
+    assert await world.service.active_lines("ja") == []
+    await world.ingest(cap())
+    (line,) = await world.service.active_lines("ja")
+    assert line == "• SEVERE THUNDERSTORM(6月18日(水) 06:57)"  # title, Tokyo time
+    await world.ingest(cancel(ref()))
+    assert await world.service.active_lines("ja") == []
