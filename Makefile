@@ -23,8 +23,8 @@ test: install lint
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check bots appservice tests bench
-	$(BIN)/ruff format --check bots appservice tests bench
+	$(BIN)/ruff check bots appservice tests bench synapse-compose
+	$(BIN)/ruff format --check bots appservice tests bench synapse-compose
 	$(BIN)/mypy
 
 ## forget the demo's state (Synapse database, bot keys, generated secrets)
