@@ -20,18 +20,5 @@ if TYPE_CHECKING:
 def make_alert_feature(
     bot: Bot, config: Config, db: Database, catalog: Catalog, clock: Callable[[], float]
 ) -> AlertFeature:
-    cache: dict[str, str] = {}
-
-    async def resolve(ref: str) -> str | None:
-        if ref.startswith("!"):
-            return ref
-        if ref not in cache:
-            response = await bot.client.room_resolve_alias(ref)
-            room_id = getattr(response, "room_id", None)
-            if room_id is None:
-                return None  # not cached: the alias may be created later
-            cache[ref] = room_id
-        return cache[ref]
-
-    service = AlertService(AlertStore(db), bot.messenger, catalog, config, resolve)
+    service = AlertService(AlertStore(db), bot.messenger, catalog, config, bot.room_state.resolve)
     return AlertFeature(service, ManualAlerts(db, service, config), clock)

@@ -31,12 +31,6 @@ def make_announcement_feature(
     def is_own_user(user_id: str) -> bool:
         return user_id in bot_users or bool(prefix and user_id.startswith(prefix))
 
-    async def resolve(ref: str) -> str | None:
-        if ref.startswith("!"):
-            return ref
-        response = await bot.client.room_resolve_alias(ref)
-        return getattr(response, "room_id", None)
-
     async def group_rooms(group: AnnouncementGroup) -> list[str]:
         refs: list[str] = list(group.rooms)
         for department_id in group.departments:
@@ -45,13 +39,13 @@ def make_announcement_feature(
                 refs.extend(department.rooms)
         rooms: list[str] = []
         for ref in refs:
-            room_id = await resolve(ref)
+            room_id = await bot.room_state.resolve(ref)
             if room_id is None:
                 log.warning("announcement group %s: room %s not found", group.id, ref)
             elif room_id not in rooms:
                 rooms.append(room_id)
         if group.space is not None:
-            space_id = await resolve(group.space)
+            space_id = await bot.room_state.resolve(group.space)
             state = await bot.client.room_get_state(space_id) if space_id else None
             if isinstance(state, RoomGetStateResponse):
                 for event in state.events:

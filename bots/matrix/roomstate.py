@@ -55,11 +55,16 @@ class RoomState:
             names.add(room.canonical_alias)
         for department in self._config.departments:
             for ref in department.rooms:
-                if ref.startswith("#") and await self._resolve_alias(ref) == room_id:
+                if ref.startswith("#") and await self.resolve(ref) == room_id:
                     names.add(ref)
         return frozenset(names)
 
-    async def _resolve_alias(self, alias: str) -> str | None:
+    async def resolve(self, ref: str) -> str | None:
+        """The room ID of a room ID or alias (found aliases are remembered; a missing one
+        is asked again next time, since it may be created later)."""
+        if ref.startswith("!"):
+            return ref
+        alias = ref
         if alias not in self._alias_cache:
             response = await self._client.room_resolve_alias(alias)
             room_id = getattr(response, "room_id", None)
