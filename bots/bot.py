@@ -25,6 +25,7 @@ from nio import (
     RoomMessagesResponse,
     RoomMessageText,
     SyncResponse,
+    UnknownEvent,
 )
 
 from bots.commands.builtin import builtin
@@ -32,7 +33,7 @@ from bots.commands.dispatcher import Dispatcher, IncomingMessage
 from bots.commands.parsing import command_text, is_command
 from bots.commands.router import Command
 from bots.config import Config
-from bots.features import Feature, Reaction, RelatedMessage, relation
+from bots.features import Feature, Reaction, RelatedMessage, RoomEvent, relation
 from bots.i18n import Catalog
 from bots.matrix.crosssigning import KeyFile
 from bots.matrix.messenger import MatrixMessenger
@@ -395,6 +396,18 @@ class Bot:
             reaction = Reaction(room_id, event.event_id, event.sender, event.reacts_to, event.key)
             await self._once(event.event_id, *(f.on_reaction(reaction) for f in self.features))
             return
+        if isinstance(event, UnknownEvent):  # polls and custom event types
+            content = event.source.get("content")
+            other = RoomEvent(
+                room_id,
+                event.event_id,
+                event.sender,
+                event.type,
+                content if isinstance(content, dict) else {},
+                event.server_timestamp,
+            )
+            await self._once(event.event_id, *(f.on_event(other) for f in self.features))
+            return
         if not isinstance(event, RoomMessageText):
             return
         content = event.source.get("content") or {}
@@ -403,11 +416,10 @@ class Bot:
         text = command_text(content)
         if not is_command(text):
             root, reply = relation(content)
-            if root or reply:
-                related = RelatedMessage(room_id, event.event_id, event.sender, text, root, reply)
-                await self._once(
-                    event.event_id, *(f.on_related_message(related) for f in self.features)
-                )
+            related = RelatedMessage(room_id, event.event_id, event.sender, text, root, reply)
+            await self._once(
+                event.event_id, *(f.on_related_message(related) for f in self.features)
+            )
             return
         mentions = (content.get("m.mentions") or {}).get("user_ids") or []
         root, reply = relation(content)

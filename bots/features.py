@@ -22,7 +22,7 @@ class Reaction:
 
 @dataclass(frozen=True)
 class RelatedMessage:
-    """A message (not a command) that is a reply or thread reply to another event."""
+    """A text message that is not a command; a reply or thread reply names its target."""
 
     room_id: str
     event_id: str
@@ -32,6 +32,19 @@ class RelatedMessage:
     in_reply_to: str | None
 
 
+@dataclass(frozen=True)
+class RoomEvent:
+    """A room event of a type the runtime does not interpret itself (polls, custom types),
+    decrypted where the bot could."""
+
+    room_id: str
+    event_id: str
+    sender: str
+    type: str
+    content: dict[str, Any]
+    origin_server_ts: int
+
+
 class Feature(Protocol):
     name: str
     commands: CommandSet
@@ -39,6 +52,9 @@ class Feature(Protocol):
     async def on_reaction(self, reaction: Reaction) -> None: ...
 
     async def on_related_message(self, message: RelatedMessage) -> None: ...
+
+    async def on_event(self, event: RoomEvent) -> None:
+        """An event of another type than a message or a reaction (polls, custom types)."""
 
     async def on_timeline(self, room_id: str, event_id: str) -> None:
         """Every event the bot sees in a room, in timeline order."""
@@ -80,6 +96,9 @@ class FeatureBase:
         return None
 
     async def on_related_message(self, message: RelatedMessage) -> None:
+        return None
+
+    async def on_event(self, event: RoomEvent) -> None:
         return None
 
     async def on_timeline(self, room_id: str, event_id: str) -> None:

@@ -335,4 +335,88 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        7,
+        "safety roll calls and staffing calls; one direct room per bot and user",
+        (
+            # a roll call (安否確認) or a staffing call (参集); drills are marked throughout
+            """CREATE TABLE rollcalls (
+                id INTEGER PRIMARY KEY,
+                kind TEXT NOT NULL,
+                level TEXT,
+                drill INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                title TEXT NOT NULL,
+                area_key TEXT NOT NULL,
+                strength INTEGER NOT NULL,
+                started_by TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                hold_until BIGINT,
+                started_at BIGINT,
+                closed_at BIGINT,
+                closed_by TEXT,
+                status_room TEXT NOT NULL,
+                status_event TEXT,
+                status_version INTEGER NOT NULL DEFAULT 0,
+                status_shown INTEGER NOT NULL DEFAULT -1,
+                purged_at BIGINT
+            )""",
+            "CREATE INDEX rollcalls_state ON rollcalls (state, kind)",
+            # the alerts that started or joined a roll call (aftershocks)
+            """CREATE TABLE rollcall_alerts (
+                rollcall_id INTEGER NOT NULL,
+                alert_id INTEGER NOT NULL,
+                PRIMARY KEY (rollcall_id, alert_id)
+            )""",
+            # one row per person asked; the answer replaces the previous one
+            """CREATE TABLE rollcall_targets (
+                rollcall_id INTEGER NOT NULL,
+                user_id TEXT NOT NULL,
+                department TEXT NOT NULL,
+                rounds INTEGER NOT NULL DEFAULT 0,
+                due_at BIGINT,
+                room_id TEXT,
+                safety TEXT,
+                attendance TEXT,
+                note TEXT,
+                answered_at BIGINT,
+                answer_event TEXT,
+                escalated_at BIGINT,
+                PRIMARY KEY (rollcall_id, user_id)
+            )""",
+            "CREATE INDEX rollcall_targets_due ON rollcall_targets (due_at)",
+            # every question sent, so an answer to an older one still counts
+            """CREATE TABLE rollcall_questions (
+                event_id TEXT PRIMARY KEY,
+                rollcall_id INTEGER NOT NULL,
+                user_id TEXT NOT NULL,
+                room_id TEXT NOT NULL,
+                round INTEGER NOT NULL
+            )""",
+            "CREATE INDEX rollcall_questions_room ON rollcall_questions (room_id, user_id)",
+            # for the city's mail/SMS gateway and other systems (outbound webhooks)
+            """CREATE TABLE rollcall_events (
+                id INTEGER PRIMARY KEY,
+                rollcall_id INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                user_id TEXT,
+                payload TEXT NOT NULL,
+                at BIGINT NOT NULL,
+                forwarded_at BIGINT
+            )""",
+            # how far the roll call has looked at recorded alerts
+            """CREATE TABLE rollcall_cursor (
+                name TEXT PRIMARY KEY,
+                alert_id INTEGER NOT NULL
+            )""",
+            # the encrypted direct room each bot keeps with each person
+            """CREATE TABLE direct_rooms (
+                bot TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                room_id TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (bot, user_id)
+            )""",
+        ),
+    ),
 )
