@@ -6,9 +6,7 @@ the room are the caller's business.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from types import MappingProxyType
@@ -16,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Todo
 
+from bots.spreadsheet import csv_bytes, guard
 from bots.tasks.model import Priority, Status, Task
 
 #: catalog keys of the CSV columns, in order (the texts are in bots/locales)
@@ -38,7 +37,6 @@ TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 # A spreadsheet treats a cell starting with one of these as a formula (CSV injection).
 # The full-width forms are included because Japanese Excel normalises them on input.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 
 _ICS_STATUS: Mapping[Status, str] = MappingProxyType(
     {Status.OPEN: "NEEDS-ACTION", Status.DONE: "COMPLETED", Status.DELETED: "CANCELLED"}
@@ -72,36 +70,28 @@ def tasks_to_csv(
     with an apostrophe; the user IDs are never altered.
     """
     names = names or {}
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([t(f"task.csv.{column}") for column in CSV_COLUMNS])
-    for task in tasks:
-        writer.writerow(
-            (
-                str(task.number),
-                _guard(task.title),
-                t(f"task.status.{task.status.value}"),
-                t(f"task.priority.{task.priority.value}"),
-                LIST_SEPARATOR.join(_person(user, names) for user in task.assignees),
-                _local_time(task.due, tz),
-                LIST_SEPARATOR.join(_guard(tag) for tag in task.tags),
-                _person(task.creator, names),
-                _local_time(task.created_at, tz),
-                _local_time(task.done_at, tz),
-                _person(task.done_by, names) if task.done_by else "",
-            )
+    rows = [
+        (
+            str(task.number),
+            guard(task.title),
+            t(f"task.status.{task.status.value}"),
+            t(f"task.priority.{task.priority.value}"),
+            LIST_SEPARATOR.join(_person(user, names) for user in task.assignees),
+            _local_time(task.due, tz),
+            LIST_SEPARATOR.join(guard(tag) for tag in task.tags),
+            _person(task.creator, names),
+            _local_time(task.created_at, tz),
+            _local_time(task.done_at, tz),
+            _person(task.done_by, names) if task.done_by else "",
         )
-    return out.getvalue().encode("utf-8-sig")
-
-
-def _guard(text: str) -> str:
-    """`text`, made inert if a spreadsheet would read it as a formula."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+        for task in tasks
+    ]
+    return csv_bytes([t(f"task.csv.{column}") for column in CSV_COLUMNS], rows)
 
 
 def _person(user_id: str, names: Mapping[str, str]) -> str:
     name = names.get(user_id) or _localpart(user_id)
-    return f"{_guard(name)} ({user_id})"
+    return f"{guard(name)} ({user_id})"
 
 
 def _localpart(user_id: str) -> str:
