@@ -15,6 +15,7 @@ from bots.announcements.wiring import make_announcement_feature
 from bots.bot import Bot, BotDirectory, FeatureFactory
 from bots.config import Config
 from bots.i18n import Catalog
+from bots.rollcall.wiring import connect, make_rollcall_feature
 from bots.store.database import Database
 from bots.tasks.wiring import make_task_feature
 
@@ -37,6 +38,8 @@ def feature_factories(
             factories.append(lambda bot: make_task_feature(bot, config, db, catalog, clock))
         elif name == "alerts":
             factories.append(lambda bot: make_alert_feature(bot, config, db, catalog, clock))
+        elif name == "rollcall":
+            factories.append(lambda bot: make_rollcall_feature(bot, config, db, catalog, clock))
         elif name == "announcements":
             factories.append(lambda bot: make_announcement_feature(bot, config, db, catalog, clock))
     return factories
@@ -70,6 +73,8 @@ class App:
             )
             for name, bot in config.bots.items()
         }
+        for bot in self.bots.values():
+            connect(bot)
         self.scheduler = AsyncIOScheduler(timezone=config.zone)
 
     @classmethod

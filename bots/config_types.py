@@ -113,7 +113,7 @@ TimeZoneName = Annotated[str, AfterValidator(timezone_value)]
 BotName = Annotated[str, name_pattern(r"[a-z][a-z0-9_]*", "a bot name")]
 DepartmentId = Annotated[str, name_pattern(r"[a-z][a-z0-9_-]*", "a department id")]
 Language = Literal["ja", "en"]
-Feature = Literal["tasks", "announcements", "alerts"]
+Feature = Literal["tasks", "announcements", "alerts", "rollcall"]
 RoleName = Literal["lead", "announcer", "disaster_officer", "admin"]
 LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(upper)]
 

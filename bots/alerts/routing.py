@@ -35,11 +35,15 @@ class Concern:
 
 
 @dataclass(frozen=True)
-class _AreaLevel:
+class AreaLevel:
+    """One area an alert names: its codes, its own level, and the kinds in force there
+    (気象警報 kinds, a tsunami grade, a CAP event)."""
+
     codes: frozenset[str]
     name: str
     severity: Severity
     intensity: SeismicIntensity | None
+    kinds: tuple[str, ...] = ()
 
 
 def _forms(code: str) -> set[str]:
@@ -64,44 +68,48 @@ def _intensity_severity(intensity: SeismicIntensity | None) -> Severity:
     return Severity.INFO
 
 
-def area_levels(alert: Alert) -> list[_AreaLevel]:
+def area_levels(alert: Alert) -> list[AreaLevel]:
     """Every area the alert names, with its own level."""
-    out: list[_AreaLevel] = []
+    out: list[AreaLevel] = []
     if alert.jma is not None:
         jma = alert.jma
         for w in jma.warnings:
-            out.append(_AreaLevel(frozenset(_forms(w.code)), w.name, w.severity, None))
+            kinds = tuple(k.name for k in w.active_kinds)
+            out.append(AreaLevel(frozenset(_forms(w.code)), w.name, w.severity, None, kinds))
         for a in jma.intensities:
             codes = _forms(a.code) | (_forms(a.parent_code) if a.parent_code else set())
             out.append(
-                _AreaLevel(frozenset(codes), a.name, _intensity_severity(a.intensity), a.intensity)
+                AreaLevel(frozenset(codes), a.name, _intensity_severity(a.intensity), a.intensity)
             )
         for f in jma.intensity_forecast:
             code = getattr(f, "code", "")
             intensity = getattr(f, "intensity", None)
             out.append(
-                _AreaLevel(
+                AreaLevel(
                     frozenset(_forms(code)), getattr(f, "name", ""), alert.severity, intensity
                 )
             )
         for t in jma.tsunami:
             out.append(
-                _AreaLevel(
+                AreaLevel(
                     frozenset(_forms(t.code)),
                     t.name,
                     Severity.INFO if t.lifted else alert.severity,
                     None,
+                    () if t.lifted else (t.kind,),
                 )
             )
     if alert.cap is not None:
         for info in alert.cap.infos:
             for area in info.areas:
                 geocodes = frozenset(c for g in area.geocodes for c in _forms(g.value))
-                out.append(_AreaLevel(geocodes, area.description, alert.severity, None))
+                out.append(
+                    AreaLevel(geocodes, area.description, alert.severity, None, (info.event,))
+                )
     return out
 
 
-def _matches_codes(area: _AreaLevel, wanted: Iterable[str]) -> bool:
+def matches_codes(area: AreaLevel, wanted: Iterable[str]) -> bool:
     for code in (form for w in wanted for form in area_forms(w)):
         for have in area.codes:
             if have == code or (len(code) == 2 and have.startswith(code) and len(have) >= 5):
@@ -158,7 +166,7 @@ def concern(alert: Alert, route: AlertRoute, settings: AlertSettings) -> Concern
             wanted = settings.city_codes
         elif route.areas != "any":
             wanted = route.areas
-        hits = [a for a in areas if wanted and _matches_codes(a, wanted)]
+        hits = [a for a in areas if wanted and matches_codes(a, wanted)]
         covered = _covers(alert, route.points) if route.points else []
         if not hits and not covered:
             return None

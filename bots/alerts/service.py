@@ -27,6 +27,8 @@ from bots.messenger import Messenger
 log = logging.getLogger(__name__)
 
 Resolve = Callable[[str], Awaitable[str | None]]
+#: told of every alert taken in (drills too, whether shown or dropped): the roll call
+AlertListener = Callable[[Alert, datetime], Awaitable[None]]
 _ANY = AlertRoute(room="!any", areas="any")
 #: rooms an alert goes to at the same time
 FAN_OUT_CONCURRENCY = 8
@@ -61,6 +63,7 @@ class AlertService:
         self._settings = config.alerts
         self._resolve = resolve_room
         self._lock = asyncio.Lock()  # one ingest or fan-out at a time (pins, threads)
+        self.listeners: list[AlertListener] = []
 
     # --- ingesting ------------------------------------------------------------------------
 
@@ -74,10 +77,15 @@ class AlertService:
             return Outcome("not-an-alert", reason=f"CAP msgType {alert.msg_type.value}")
         if alert.status in (Status.SYSTEM, Status.DRAFT):
             return Outcome("ignored", reason=f"status {alert.status.value}")
-        if is_drill(alert) and self._settings.drills.mode == "drop":
-            return Outcome("ignored", reason=f"{alert.status.value} message (drills: drop)")
         if alert.msg_type is not MsgType.CANCEL and alert.is_expired(now):
             return Outcome("ignored", reason="it had expired before it arrived")
+        for listener in self.listeners:
+            try:
+                await listener(alert, now)
+            except Exception:  # the alert itself must still reach its rooms
+                log.exception("an alert listener failed on %s", message_id(alert))
+        if is_drill(alert) and self._settings.drills.mode == "drop":
+            return Outcome("ignored", reason=f"{alert.status.value} message (drills: drop)")
         async with self._lock:
             outcome = await self._record(alert, document, index, now)
             await self._deliver_pending(now)
@@ -92,7 +100,7 @@ class AlertService:
         for other in [] if early else [thread, *withdraw]:
             rooms += [m.room_id for m in await self.store.thread_rooms(other)]
         alert_id = await self.store.record(
-            message_id=_message_id(alert),
+            message_id=message_id(alert),
             thread=thread,
             keys=keys,
             origin=alert.origin.value,
@@ -303,7 +311,7 @@ class AlertService:
         return done
 
 
-def _message_id(alert: Alert) -> str:
+def message_id(alert: Alert) -> str:
     if isinstance(alert.key, CapKey):
         return f"{cap_key(alert.key)}|{alert.sent.isoformat()}"
     return f"jma:{alert.key.message_id}" if alert.origin is Origin.JMA else str(alert.key)

@@ -1,0 +1,544 @@
+"""The roll-call workflow: starting (from alerts or by hand), asking everyone in a direct
+message, taking answers, re-sending, telling leads, the tally message, closing.
+
+Matrix only through the Messenger port of the alerts bot; every message is keyed in the
+send ledger, every change is one store transaction, so a restart resumes where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bots.alerts.model import Alert, CapKey, JmaKey, MsgType
+from bots.alerts.routing import is_drill
+from bots.alerts.service import cap_key, message_id
+from bots.commands.errors import CommandError
+from bots.config import Config
+from bots.config_rollcall import StaffingLevel
+from bots.i18n import Catalog
+from bots.matrix import content as mc
+from bots.messenger import Messenger
+from bots.rollcall import answers as parse
+from bots.rollcall import render
+from bots.rollcall.model import Answer, Kind, RollCall, State, Target
+from bots.rollcall.store import RollCallStore
+from bots.rollcall.triggers import first_hit
+
+log = logging.getLogger(__name__)
+
+Resolve = Callable[[str], Awaitable[str | None]]
+#: people asked at the same time (each may need a new direct room first)
+SEND_CONCURRENCY = 8
+MANUAL = "manual"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to tell the person who answered (in their direct room)."""
+
+    room_id: str
+    text: str
+
+
+class RollCallService:
+    def __init__(
+        self,
+        store: RollCallStore,
+        messenger: Messenger,
+        catalog: Catalog,
+        config: Config,
+        resolve_room: Resolve,
+    ) -> None:
+        self.store = store
+        self._messenger = messenger
+        self._catalog = catalog
+        self._config = config
+        self._settings = config.rollcall
+        self._resolve = resolve_room
+        self._lock = asyncio.Lock()  # starts, stops and closes one at a time
+        self._pump = asyncio.Lock()  # one pass over what is due at a time
+        #: people whose direct room was not ready in the last pass (asked again soon)
+        self.waiting = 0
+
+    # --- who is asked -------------------------------------------------------------------
+
+    def roster(self, level: StaffingLevel | None = None) -> list[tuple[str, str]]:
+        """(user, department) of everyone asked: all departments' staff, or whom the
+        staffing level calls in."""
+        people: dict[str, str] = {}
+        for department in self._config.departments:
+            if level is None or department.id in level.departments:
+                for user in department.staff:
+                    people.setdefault(user, department.id)
+        for user in level.users if level else ():
+            people.setdefault(user, self._department_of(user))
+        return list(people.items())
+
+    def _department_of(self, user: str) -> str:
+        for department in self._config.departments:
+            if user in department.staff or user in department.leads:
+                return department.id
+        return ""
+
+    def department_names(self, lang: str) -> dict[str, str]:
+        names = {d.id: d.name.get(lang) for d in self._config.departments}
+        names[""] = self._catalog.t(lang, "rollcall.department.none")
+        return names
+
+    def level(self, call: RollCall) -> StaffingLevel | None:
+        return self._config.staffing.level(call.level) if call.level else None
+
+    def _t(self, lang: str) -> Callable[..., str]:
+        return lambda key, **params: self._catalog.t(lang, key, **params)
+
+    # --- starting -----------------------------------------------------------------------
+
+    async def on_alert(self, alert: Alert, now: datetime) -> None:
+        """An alert taken in (drills too): start, join or stop roll calls and staffing."""
+        key = message_id(alert)
+        if await self.store.alert_seen(key):
+            return  # the same message from push and poll
+        series = _series(alert)
+        if alert.msg_type is MsgType.CANCEL:
+            await self._cancelled(alert, now)
+            return
+        drill = is_drill(alert)
+        if drill and not self._settings.drills:
+            return
+        city = self._config.alerts.city_codes
+        async with self._lock:
+            hit = first_hit(self._settings.triggers, alert, city)
+            if hit is not None:
+                await self._start_from_alert(alert, key, series, hit.strength, drill, now)
+            for level in reversed(self._config.staffing.levels):
+                met = first_hit(level.triggers, alert, city)
+                if met is not None:
+                    await self._raise(level, "alert", drill, alert.title, now, (key, series))
+                    break
+
+    async def _start_from_alert(
+        self, alert: Alert, key: str, series: str, strength: int, drill: bool, now: datetime
+    ) -> None:
+        window = self._settings.aftershock_window
+        for call in await self.store.open_calls(Kind.ANPI):
+            if call.drill and not drill:
+                await self._start_anpi(
+                    alert.title, "alert", drill, now, (key, series), strength, call
+                )
+                return
+            if drill and not call.drill:
+                log.info("drill alert %s ignored: a real roll call is running", key)
+                return
+            last = await self.store.last_alert_at(call.id) or call.created_at
+            if now - last <= window and strength <= call.strength:
+                await self.store.attach_alert(call.id, key, series, now)
+                log.info("alert %s joins roll call %d (aftershock)", key, call.id)
+                return
+            await self._start_anpi(alert.title, "alert", drill, now, (key, series), strength, call)
+            return
+        await self._start_anpi(alert.title, "alert", drill, now, (key, series), strength, None)
+
+    async def _start_anpi(
+        self,
+        title: str,
+        by: str,
+        drill: bool,
+        now: datetime,
+        alert: tuple[str, str] | None,
+        strength: int,
+        supersede: RollCall | None,
+    ) -> int:
+        room = await self._status_room()
+        hold = self._settings.hold if by == "alert" else None
+        return await self.store.create(
+            kind=Kind.ANPI,
+            level=None,
+            drill=drill,
+            title=title,
+            area_key="alert" if alert else MANUAL,
+            strength=strength,
+            started_by=by,
+            status_room=room,
+            targets=self.roster(),
+            now=now,
+            hold_until=now + hold if hold else None,
+            alert=alert,
+            supersede=supersede.id if supersede else None,
+        )
+
+    async def _status_room(self) -> str:
+        ref = self._settings.room or self._config.alerts.office_room
+        room = await self._resolve(ref) if ref else None
+        if room is None:
+            raise CommandError("rollcall.error.no_room", room=ref or "(-)")
+        return room
+
+    async def start(self, by: str, title: str, drill: bool, now: datetime) -> int:
+        """`!anpi start`: at once, no hold; one roll call at a time."""
+        async with self._lock:
+            running = await self.store.open_calls(Kind.ANPI)
+            if running:
+                raise CommandError("rollcall.error.running", number=running[0].id)
+            return await self._start_anpi(title, by, drill, now, None, 0, None)
+
+    async def _cancelled(self, alert: Alert, now: datetime) -> None:
+        """A 取消 / Cancel of the alert that started a roll call still on hold stops it."""
+        if isinstance(alert.key, CapKey):
+            series = [cap_key(r.key) for r in alert.references]
+        else:
+            series = [_series(alert)]
+        async with self._lock:
+            for one in series:
+                for call_id in await self.store.calls_of_series(one):
+                    call = await self.store.get(call_id)
+                    if call is not None and call.state is State.HELD:
+                        await self.store.set_state(call_id, State.STOPPED, now, "alert-cancel")
+                        log.info("roll call %d stopped: its alert was cancelled", call_id)
+
+    # --- staffing levels ----------------------------------------------------------------
+
+    async def raise_level(self, name: str, by: str, drill: bool, now: datetime) -> int:
+        level = self._config.staffing.level(name)
+        if level is None:
+            raise CommandError("staffing.error.level", value=name, levels=self._level_names())
+        async with self._lock:
+            return await self._raise(level, by, drill, level.name.ja, now, None, manual=True)
+
+    def _level_names(self) -> str:
+        return "・".join(level.name.ja for level in self._config.staffing.levels)
+
+    async def _raise(
+        self,
+        level: StaffingLevel,
+        by: str,
+        drill: bool,
+        title: str,
+        now: datetime,
+        alert: tuple[str, str] | None,
+        manual: bool = False,
+    ) -> int:
+        rank = self._config.staffing.rank(level.id)
+        current = await self.store.open_calls(Kind.STAFFING)
+        for call in current:
+            known = call.level is not None and self._config.staffing.level(call.level)
+            if known and self._config.staffing.rank(known.id) >= rank and call.drill == drill:
+                if alert is not None:
+                    await self.store.attach_alert(call.id, alert[0], alert[1], now)
+                if manual:
+                    raise CommandError("staffing.error.already", number=call.id)
+                return call.id
+        return await self.store.create(
+            kind=Kind.STAFFING,
+            level=level.id,
+            drill=drill,
+            title=title,
+            area_key=level.id,
+            strength=rank,
+            started_by=by,
+            status_room=await self._status_room(),
+            targets=self.roster(level),
+            now=now,
+            alert=alert,
+            supersede=current[0].id if current else None,
+        )
+
+    # --- stopping and closing -----------------------------------------------------------
+
+    async def _the_open(self, kind: Kind, number: int | None) -> RollCall:
+        calls = await self.store.open_calls(kind)
+        if number is not None:
+            calls = [c for c in calls if c.id == number]
+        if not calls:
+            raise CommandError("rollcall.error.none_open")
+        return calls[-1]
+
+    async def stop(self, by: str, now: datetime, number: int | None = None) -> RollCall:
+        async with self._lock:
+            call = await self._the_open(Kind.ANPI, number)
+            await self.store.set_state(call.id, State.STOPPED, now, by)
+        return call
+
+    async def close(
+        self, by: str, now: datetime, number: int | None = None, kind: Kind = Kind.ANPI
+    ) -> RollCall:
+        async with self._lock:
+            call = await self._the_open(kind, number)
+            await self.store.set_state(call.id, State.CLOSED, now, by)
+        await self.export(call, call.status_room, now)
+        return call
+
+    async def export(self, call: RollCall, room_id: str, now: datetime) -> str | None:
+        """The CSV, uploaded to the officers' room or an officer's direct room only."""
+        lang = self._config.language
+        targets = await self.store.targets(call.id)
+        names = {
+            x.user_id: self._messenger.display_name(call.status_room, x.user_id) for x in targets
+        }
+        data = render.to_csv(
+            call, targets, self.department_names(lang), names, self._t(lang), self._config.zone
+        )
+        stamp = now.astimezone(self._config.zone).strftime("%Y%m%d-%H%M")
+        name = f"anpi-{call.id}-{stamp}.csv"
+        return await self._messenger.upload(
+            room_id, data, name, "text/csv", key=f"rollcall:{call.id}:csv:{room_id}:{stamp}"
+        )
+
+    async def direct_room(self, user_id: str) -> str | None:
+        return await self._messenger.direct_room(user_id)
+
+    # --- answers ------------------------------------------------------------------------
+
+    async def answer(
+        self,
+        room_id: str,
+        sender: str,
+        event_id: str,
+        now: datetime,
+        *,
+        text: str | None = None,
+        reaction: str | None = None,
+        poll: list[str] | None = None,
+        relates_to: str | None = None,
+    ) -> bool:
+        """Take an answer given any way; True if it was one (recorded or refused)."""
+        found = await self.store.find_target(room_id, sender, relates_to)
+        if found is None:
+            return await self._stranger(room_id, sender, event_id, text, reaction, poll, now)
+        call, target = found
+        if target.room_id != room_id:
+            return False  # only in the direct room the question went to
+        given = _read(call.kind, text, reaction, poll)
+        lang = self._config.language_for(sender)
+        t = self._t(lang)
+        reply_key = f"rollcall:{call.id}:answer:{event_id}"
+        if given is None:
+            if text is None:
+                return False  # an emoji that is no answer
+            if target.answered:  # words alone after an answer: kept as the note
+                given = Answer(note=text.strip())
+            else:
+                await self._say(
+                    room_id,
+                    render.mark(call, t) + t("rollcall.error.unreadable"),
+                    reply_key,
+                    event_id,
+                    sender,
+                )
+                return True
+        if call.state is not State.RUNNING:
+            await self._say(
+                room_id, t("rollcall.error.closed", number=call.id), reply_key, event_id, sender
+            )
+            return True
+        merged = parse.merge(_answer_of(target), given)
+        await self.store.record_answer(call.id, sender, merged, event_id, now)
+        await self._say(room_id, render.receipt(call, merged, t), reply_key, event_id, sender)
+        return True
+
+    async def _stranger(
+        self,
+        room_id: str,
+        sender: str,
+        event_id: str,
+        text: str | None,
+        reaction: str | None,
+        poll: list[str] | None,
+        now: datetime,
+    ) -> bool:
+        """Someone who was not asked answers in a direct room with the bot."""
+        if self._messenger.member_count(room_id) != 2 or not await self.store.open_calls(Kind.ANPI):
+            return False
+        if _read(Kind.ANPI, text, reaction, poll) is None:
+            return False
+        t = self._t(self._config.language_for(sender))
+        await self._say(
+            room_id,
+            t("rollcall.error.not_on_roster"),
+            f"rollcall:stranger:{event_id}",
+            event_id,
+            sender,
+        )
+        return True
+
+    async def _say(self, room_id: str, text: str, key: str, reply_to: str, user: str) -> None:
+        await self._messenger.send(
+            room_id, mc.message(text, reply_to=reply_to, mention_users=[user]), key
+        )
+
+    # --- what is due --------------------------------------------------------------------
+
+    async def run_due(self, now: datetime) -> int:
+        """Holds that are over, questions and re-sends, leads to tell, the tally message,
+        answers past retention. Safe to call at any time, as often as wanted."""
+        async with self._pump:
+            done = 0
+            for call_id in await self.store.holds_over(now):
+                done += await self.store.set_state(call_id, State.RUNNING, now, "hold")
+            done += await self._ask(now)
+            done += await self._escalate(now)
+            done += await self._refresh_status()
+            done += await self.store.purge(now - self._settings.retention, now)
+            return done
+
+    async def _ask(self, now: datetime) -> int:
+        due = await self.store.due(now)
+        calls = {c.id: c for c in await self.store.open_calls()}
+        gate = asyncio.Semaphore(SEND_CONCURRENCY)
+        waiting = 0
+
+        async def one(target: Target) -> int:
+            nonlocal waiting
+            call = calls.get(target.rollcall_id)
+            if call is None:
+                return 0
+            async with gate:
+                room = await self._messenger.direct_room(target.user_id)
+                if room is None:
+                    waiting += 1
+                    return 0
+                round_ = target.rounds + 1
+                lang = self._config.language_for(target.user_id)
+                level = self.level(call)
+                content = render.question(
+                    call,
+                    target.user_id,
+                    round_,
+                    self._t(lang),
+                    level.name.get(lang) if level else "",
+                    level.report_to.get(lang) if level else "",
+                )
+                key = f"rollcall:{call.id}:ask:{target.user_id}:{round_}"
+                event_id = await self._messenger.send(room, content, key, render.POLL_START)
+            if event_id is None:
+                return 0  # kept by the ledger and retried; asked again with the same key
+            last = round_ > self._settings.resend_times
+            next_due = None if last else now + self._settings.resend_every
+            await self.store.record_question(target, room, event_id, round_, next_due)
+            return 1
+
+        results = await asyncio.gather(*(one(target) for target in due))
+        self.waiting = waiting
+        return sum(results)
+
+    async def _escalate(self, now: datetime) -> int:
+        rounds = 1 + self._settings.escalate_after
+        pending = await self.store.to_escalate(rounds)
+        done = 0
+        groups: dict[tuple[int, str], list[Target]] = {}
+        for target in pending:
+            groups.setdefault((target.rollcall_id, target.department), []).append(target)
+        for (call_id, department_id), people in groups.items():
+            call = await self.store.get(call_id)
+            if call is None:
+                continue
+            if await self._tell_leads(call, department_id, people):
+                events = []
+                if self._settings.gateway and not call.drill:
+                    events = [(p.user_id, self._gateway_payload(call, p)) for p in people]
+                await self.store.mark_escalated(call_id, [p.user_id for p in people], events, now)
+                done += len(people)
+        return done
+
+    async def _tell_leads(self, call: RollCall, department_id: str, people: list[Target]) -> bool:
+        department = self._config.department(department_id)
+        leads = department.leads if department else ()
+        users = sorted(p.user_id for p in people)
+        batch = abs(hash(tuple(users))) % 10**8  # the same people, the same message
+        for lead in leads:
+            room = await self._messenger.direct_room(lead)
+            if room is None:
+                return False  # not ready yet: the whole department next pass
+            lang = self._config.language_for(lead)
+            named = [f"{self._messenger.display_name(call.status_room, u)} ({u})" for u in users]
+            name = department.name.get(lang) if department else ""
+            content = render.lead_notice(call, name, named, people[0].rounds, self._t(lang))
+            key = f"rollcall:{call.id}:lead:{department_id}:{lead}:{batch}"
+            await self._messenger.send(room, content, key)
+        return True
+
+    def _gateway_payload(self, call: RollCall, target: Target) -> dict[str, object]:
+        lang = self._config.language_for(target.user_id)
+        level = self.level(call)
+        question = render.question(
+            call,
+            target.user_id,
+            target.rounds,
+            self._t(lang),
+            level.name.get(lang) if level else "",
+            level.report_to.get(lang) if level else "",
+        )
+        return {
+            "type": f"{call.kind.value}.question",
+            "rollcall": call.id,
+            "user_id": target.user_id,
+            "department": target.department,
+            "language": lang,
+            "text": question["body"],
+        }
+
+    async def _refresh_status(self) -> int:
+        done = 0
+        lang = self._config.language
+        t = self._t(lang)
+        for call, version in await self.store.stale_status():
+            targets = await self.store.targets(call.id)
+            level = self.level(call)
+            content = render.status(
+                call,
+                targets,
+                self.department_names(lang),
+                t,
+                lang,
+                self._config.zone,
+                level.name.get(lang) if level else "",
+                max(0, await self.store.alert_count(call.id) - 1),
+            )
+            if call.status_event is None:
+                event_id = await self._messenger.send(
+                    call.status_room, content, f"rollcall:{call.id}:status"
+                )
+            else:
+                await self._messenger.edit(
+                    call.status_room,
+                    call.status_event,
+                    content,
+                    f"rollcall:{call.id}:status:{version}",
+                )
+                event_id = call.status_event
+            if event_id is not None:
+                await self.store.status_shown(call.id, event_id, version)
+                done += 1
+        return done
+
+    async def missing(self, call: RollCall, lang: str) -> list[str]:
+        targets = await self.store.targets(call.id)
+        return render.missing_lines(
+            targets,
+            self.department_names(lang),
+            lambda u: f"{self._messenger.display_name(call.status_room, u)} ({u})",
+        )
+
+
+def _series(alert: Alert) -> str:
+    if isinstance(alert.key, CapKey):
+        return cap_key(alert.key)
+    assert isinstance(alert.key, JmaKey)
+    return f"jma:{alert.key.series}"
+
+
+def _read(
+    kind: Kind, text: str | None, reaction: str | None, poll: list[str] | None
+) -> Answer | None:
+    if poll is not None:
+        return parse.from_poll(kind, poll)
+    if reaction is not None:
+        return parse.from_reaction(kind, reaction)
+    return parse.from_text(kind, text) if text is not None else None
+
+
+def _answer_of(target: Target) -> Answer:
+    return Answer(target.safety, target.attendance, target.note)
