@@ -1,5 +1,6 @@
 """Configuration of disaster alerts: the city's area codes, routes to rooms with their
-thresholds, drills, and the Atom feeds to poll."""
+thresholds, drills, the Atom feeds to poll, and the Matrix rooms (e.g. the prefecture's,
+over federation) whose listed senders post alerts as CAP or JMA XML."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import re
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from bots.config_errors import fail
-from bots.config_types import Duration, Model, RoomRef
+from bots.config_types import Duration, Model, RoomRef, UserId
 
 Level = Literal["info", "advisory", "warning", "emergency"]
 _INTENSITIES = ("1", "2", "3", "4", "5-", "5+", "6-", "6+", "7")
@@ -92,6 +93,68 @@ class Feed(Model):
     alarm_after: Duration = timedelta(minutes=10)
 
 
+#: the event form a Matrix source names by default: a custom event type whose content
+#: carries the XML under `content_key`
+DEFAULT_ALERT_EVENT_TYPE = "jp.yakuba.alert"
+#: the other form: a plain text message (msgtype m.text) whose body is the XML
+MESSAGE_EVENT_TYPE = "m.room.message"
+_EVENT_TYPE = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+")
+
+
+def alert_event_type(value: str) -> str:
+    """A custom, namespaced event type (`jp.yakuba.alert`, `jp.lg.pref.bousai.alert`), or
+    `m.room.message`; other `m.` types are the spec's own and never carry an alert."""
+    if value == MESSAGE_EVENT_TYPE:
+        return value
+    if value.startswith("m.") or not _EVENT_TYPE.fullmatch(value) or len(value) > 255:
+        raise fail(
+            f"expected a namespaced custom event type like {DEFAULT_ALERT_EVENT_TYPE!r}, or"
+            f" {MESSAGE_EVENT_TYPE!r} for a text message whose body is the XML, got {value!r}"
+        )
+    return value
+
+
+class MatrixSource(Model):
+    """A room whose listed senders post CAP or JMA XML alerts (e.g. the prefecture's shared
+    disaster room, over federation). Their alerts are routed by the city's own `routes`;
+    the same event form from anyone else is ignored and logged. Listing a sender here
+    grants nothing else: commands still follow `roles` and `security.trusted_users`."""
+
+    room: RoomRef
+    #: full user IDs whose alerts are taken (e.g. the prefecture's alert-system account)
+    senders: tuple[UserId, ...]
+    #: the event type that carries an alert; `m.room.message`: a text message (m.text)
+    #: whose body is the XML
+    event_type: Annotated[str, AfterValidator(alert_event_type)] = DEFAULT_ALERT_EVENT_TYPE
+    #: the content key holding the XML string (custom event types only; default "xml")
+    content_key: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+
+    @field_validator("senders")
+    @classmethod
+    def _some_senders(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise fail("list at least one sender (full user IDs like @bousai:pref.example.jp)")
+        return value
+
+    @model_validator(mode="after")
+    def _key_for_messages(self) -> MatrixSource:
+        if self.event_type == MESSAGE_EVENT_TYPE and self.content_key not in (None, "body"):
+            raise fail(
+                f"content_key {self.content_key!r}: with event_type {MESSAGE_EVENT_TYPE!r} the"
+                " XML is the message body; leave content_key out"
+            )
+        return self
+
+    @property
+    def is_message(self) -> bool:
+        return self.event_type == MESSAGE_EVENT_TYPE
+
+    @property
+    def key(self) -> str:
+        """The content key that holds the XML."""
+        return "body" if self.is_message else self.content_key or "xml"
+
+
 class AlertSettings(Model):
     #: the city's own municipality codes (JMA 7-digit, JIS 6-digit with check digit, or 5)
     city_codes: tuple[AreaCode, ...] = ()
@@ -104,3 +167,5 @@ class AlertSettings(Model):
     #: the disaster office's room, told once when a feed stalls and again when it recovers
     office_room: RoomRef | None = None
     feeds: tuple[Feed, ...] = ()
+    #: Matrix rooms whose listed senders post alerts (the prefecture's, over federation)
+    matrix_sources: tuple[MatrixSource, ...] = ()

@@ -21,4 +21,10 @@ def make_alert_feature(
     bot: Bot, config: Config, db: Database, catalog: Catalog, clock: Callable[[], float]
 ) -> AlertFeature:
     service = AlertService(AlertStore(db), bot.messenger, catalog, config, bot.room_state.resolve)
-    return AlertFeature(service, ManualAlerts(db, service, config), clock)
+    return AlertFeature(
+        service,
+        ManualAlerts(db, service, config),
+        clock,
+        matrix_sources=config.alerts.matrix_sources,
+        resolve_room=bot.room_state.resolve,
+    )

@@ -25,10 +25,14 @@ def _drill(text: str | None) -> tuple[bool, str]:
     return drill, " ".join(words[1:] if drill else words)
 
 
-def rollcall_commands(service: RollCallService, clock: Clock) -> CommandSet:
+def rollcall_commands(
+    service: RollCallService, clock: Clock, kick: Callable[[], None] = lambda: None
+) -> CommandSet:
+    """The commands; `kick` has what they changed done at once (questions, the tally)."""
     commands = CommandSet("rollcall")
 
     async def _notify(ctx: CommandContext, call_id: int, key: str) -> None:
+        kick()
         call = await service.store.get(call_id)
         if call is not None:
             await ctx.reply(
@@ -58,6 +62,7 @@ def rollcall_commands(service: RollCallService, clock: Clock) -> CommandSet:
     )
     async def stop(ctx: CommandContext, number: int | None) -> None:
         call = await service.stop(ctx.sender, clock(), number)
+        kick()
         await ctx.reply("rollcall.stopped", number=call.id)
 
     @commands.command(
@@ -69,6 +74,7 @@ def rollcall_commands(service: RollCallService, clock: Clock) -> CommandSet:
     )
     async def close(ctx: CommandContext, number: int | None) -> None:
         call = await service.close(ctx.sender, clock(), number)
+        kick()
         await ctx.reply("rollcall.closed", number=call.id)
 
     @commands.command(
@@ -114,6 +120,7 @@ def rollcall_commands(service: RollCallService, clock: Clock) -> CommandSet:
         if answer and await service.answer(
             ctx.room_id, ctx.sender, ctx.event_id, clock(), text=answer, relates_to=ctx.reply_to
         ):
+            kick()
             return
         calls = await service.store.open_calls()
         if not calls:
@@ -138,6 +145,7 @@ def rollcall_commands(service: RollCallService, clock: Clock) -> CommandSet:
         drill, name = _drill(level)
         if unicodedata.normalize("NFKC", name).casefold() in _END_WORDS:
             call = await service.close(ctx.sender, clock(), kind=Kind.STAFFING)
+            kick()
             await ctx.reply("staffing.ended", number=call.id)
             return
         call_id = await service.raise_level(name, ctx.sender, drill, clock())

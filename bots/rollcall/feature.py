@@ -26,7 +26,7 @@ class RollCallFeature(FeatureBase):
     def __init__(self, service: RollCallService, clock: Callable[[], float]) -> None:
         super().__init__(clock)
         self.service = service
-        self.commands = rollcall_commands(service, self.now)
+        self.commands = rollcall_commands(service, self.now, self.kick)
         self._driver: asyncio.Task[None] | None = None
         self._again = False
 

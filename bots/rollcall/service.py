@@ -304,36 +304,40 @@ class RollCallService:
         poll: list[str] | None = None,
         relates_to: str | None = None,
     ) -> bool:
-        """Take an answer given any way; True if it was one (recorded or refused)."""
-        found = await self.store.find_target(room_id, sender, relates_to)
-        if found is None:
-            return await self._stranger(room_id, sender, event_id, text, reaction, poll, now)
-        call, target = found
-        if target.room_id != room_id:
-            return False  # only in the direct room the question went to
-        given = _read(call.kind, text, reaction, poll)
+        """Take an answer given any way; True if it was one (recorded or refused).
+
+        A roll call and a staffing call may both be asking in one room: the answer goes to
+        the oldest running one it answers and the person has not fully answered, else to
+        the latest running one it answers; words that answer nothing become the note of
+        the latest answered one."""
+        asked = await self.store.asked_in(room_id, sender, relates_to)
+        if not asked:
+            return await self._stranger(room_id, sender, event_id, text, reaction, poll)
         lang = self._config.language_for(sender)
         t = self._t(lang)
-        reply_key = f"rollcall:{call.id}:answer:{event_id}"
-        if given is None:
-            if text is None:
-                return False  # an emoji that is no answer
-            if target.answered:  # words alone after an answer: kept as the note
-                given = Answer(note=text.strip())
-            else:
-                await self._say(
-                    room_id,
-                    render.mark(call, t) + t("rollcall.error.unreadable"),
-                    reply_key,
-                    event_id,
-                    sender,
-                )
+        reply_key = f"rollcall:answer:{event_id}"
+        running = [(c, x) for c, x in asked if c.state is State.RUNNING]
+        readable = [(c, x, a) for c, x in running if (a := _read(c.kind, text, reaction, poll))]
+        open_first = [(c, x, a) for c, x, a in readable if not _complete(c.kind, x)]
+        candidates = open_first or readable[-1:]
+        chosen = candidates[0] if candidates else None
+        if chosen is None and text is not None:
+            answered = [(c, x) for c, x in running if x.answered]
+            if answered:
+                call, target = answered[-1]
+                chosen = (call, target, Answer(note=text.strip()))
+        if chosen is None:
+            closed = [c for c, _ in asked if not c.state.is_open]
+            if closed and _read(closed[-1].kind, text, reaction, poll):
+                text_ = t("rollcall.error.closed", number=closed[-1].id)
+                await self._say(room_id, text_, reply_key, event_id, sender)
                 return True
-        if call.state is not State.RUNNING:
-            await self._say(
-                room_id, t("rollcall.error.closed", number=call.id), reply_key, event_id, sender
-            )
+            if text is None or not running:
+                return False  # an emoji that is no answer, or talk after the roll call
+            text_ = render.mark(running[-1][0], t) + t("rollcall.error.unreadable")
+            await self._say(room_id, text_, reply_key, event_id, sender)
             return True
+        call, target, given = chosen
         merged = parse.merge(_answer_of(target), given)
         await self.store.record_answer(call.id, sender, merged, event_id, now)
         await self._say(room_id, render.receipt(call, merged, t), reply_key, event_id, sender)
@@ -347,7 +351,6 @@ class RollCallService:
         text: str | None,
         reaction: str | None,
         poll: list[str] | None,
-        now: datetime,
     ) -> bool:
         """Someone who was not asked answers in a direct room with the bot."""
         if self._messenger.member_count(room_id) != 2 or not await self.store.open_calls(Kind.ANPI):
@@ -411,7 +414,7 @@ class RollCallService:
                     level.name.get(lang) if level else "",
                     level.report_to.get(lang) if level else "",
                 )
-                key = f"rollcall:{call.id}:ask:{target.user_id}:{round_}"
+                key = f"rollcall:{call.id}:ask:{call.kind.value}:{target.user_id}:{round_}"
                 event_id = await self._messenger.send(room, content, key, render.POLL_START)
             if event_id is None:
                 return 0  # kept by the ledger and retried; asked again with the same key
@@ -538,6 +541,12 @@ def _read(
     if reaction is not None:
         return parse.from_reaction(kind, reaction)
     return parse.from_text(kind, text) if text is not None else None
+
+
+def _complete(kind: Kind, target: Target) -> bool:
+    if kind is Kind.STAFFING:
+        return target.attendance is not None
+    return target.safety is not None and target.attendance is not None
 
 
 def _answer_of(target: Target) -> Answer:

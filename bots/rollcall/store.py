@@ -285,29 +285,34 @@ class RollCallStore:
                 (round_, room_id, target.rollcall_id, target.user_id),
             )
 
-    async def find_target(
+    async def asked_in(
         self, room_id: str, user_id: str, question: str | None = None
-    ) -> tuple[RollCall, Target] | None:
-        """The roll call a message from `user_id` in `room_id` answers: the one the
-        question it relates to belongs to, else the latest asked in that room."""
-        call_id: int | None = None
+    ) -> list[tuple[RollCall, Target]]:
+        """The roll calls that asked `user_id` in `room_id`, oldest first; only the one
+        the question belongs to when the message relates to a question."""
         if question is not None:
             row = await self._db.fetchone(
                 "SELECT rollcall_id FROM rollcall_questions WHERE event_id = ? AND user_id = ?",
                 (question, user_id),
             )
-            call_id = int(row[0]) if row else None
-        if call_id is None:
-            row = await self._db.fetchone(
-                "SELECT MAX(rollcall_id) FROM rollcall_targets WHERE room_id = ? AND user_id = ?",
+            if row is not None:
+                call_ids = [int(row[0])]
+            else:
+                question = None
+        if question is None:
+            rows = await self._db.fetchall(
+                "SELECT rollcall_id FROM rollcall_targets WHERE room_id = ? AND user_id = ?"
+                " ORDER BY rollcall_id",
                 (room_id, user_id),
             )
-            call_id = int(row[0]) if row and row[0] is not None else None
-        if call_id is None:
-            return None
-        call = await self.get(call_id)
-        target = await self.target(call_id, user_id)
-        return (call, target) if call and target else None
+            call_ids = [int(r[0]) for r in rows]
+        found: list[tuple[RollCall, Target]] = []
+        for call_id in call_ids:
+            call = await self.get(call_id)
+            target = await self.target(call_id, user_id)
+            if call is not None and target is not None and target.room_id == room_id:
+                found.append((call, target))
+        return found
 
     async def target(self, call_id: int, user_id: str) -> Target | None:
         row = await self._db.fetchone(
