@@ -29,8 +29,10 @@ class OutboundRouter:
         metrics: Metrics,
         wake: asyncio.Event,
         clock: Callable[[], float],
+        gateway: str | None = None,
     ) -> None:
         self._rules = outbound.rules
+        self._gateway = gateway  # the roll call's mail/SMS gateway endpoint
         self._outbox = outbox
         self._resolve = resolve_room
         self._own = is_own_user
@@ -119,6 +121,30 @@ class OutboundRouter:
                 await self._enqueue(endpoint, f"task-event:{row_id}", body)
             await db.execute(
                 "UPDATE task_events SET forwarded_at = ? WHERE id = ?",
+                (int(self._clock() * 1000), row_id),
+            )
+        return len(rows)
+
+    async def route_rollcall_events(self, db: Database, limit: int = 200) -> int:
+        """The roll call's questions for people the chat did not reach, to the gateway."""
+        rows = await db.fetchall(
+            "SELECT id, rollcall_id, kind, user_id, payload, at FROM rollcall_events"
+            " WHERE forwarded_at IS NULL ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        for row_id, rollcall_id, kind, user_id, payload, at in rows:
+            body = {
+                **json.loads(payload),
+                "id": row_id,
+                "event": kind,
+                "rollcall": rollcall_id,
+                "user_id": user_id,
+                "at": datetime.fromtimestamp(at / 1000, UTC).isoformat(),
+            }
+            if self._gateway is not None:
+                await self._enqueue(self._gateway, f"rollcall-event:{row_id}", body)
+            await db.execute(
+                "UPDATE rollcall_events SET forwarded_at = ? WHERE id = ?",
                 (int(self._clock() * 1000), row_id),
             )
         return len(rows)

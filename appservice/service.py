@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -42,7 +41,7 @@ from bots.commands.errors import CommandError
 from bots.config import Config
 from bots.config_bridge import Hook, System
 from bots.ids import server_of
-from bots.store.database import Database, Transaction
+from bots.store.database import Database, IntegrityError, Transaction
 from bots.tasks.feature import TaskFeature
 
 log = logging.getLogger(__name__)
@@ -102,6 +101,7 @@ class Appservice:
             self.metrics,
             self._wake_outbox,
             self._clock,
+            self.config.rollcall.gateway,
         )
         self.deliverer = Deliverer(
             self.outbox,
@@ -241,10 +241,12 @@ class Appservice:
     async def _forward_task_events(self) -> None:
         while True:
             try:
-                if not await self.router.route_task_events(self._db):
+                tasks = await self.router.route_task_events(self._db)
+                rollcall = await self.router.route_rollcall_events(self._db)
+                if not tasks and not rollcall:
                     await asyncio.sleep(2)
             except Exception:
-                log.exception("forwarding task events failed")
+                log.exception("forwarding task or roll-call events failed")
                 await asyncio.sleep(10)
 
     async def _describe_rooms(self) -> None:
@@ -440,7 +442,7 @@ class Appservice:
             )
         except CommandError as exc:
             raise HookError(400, "M_INVALID_PARAM", exc.key) from None
-        except sqlite3.IntegrityError:  # the same webhook-id raced in: stored once
+        except IntegrityError:  # the same webhook-id raced in: stored once
             return {"status": "duplicate"}
         return {"status": "created", "task": task.number}
 

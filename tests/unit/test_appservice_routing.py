@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from appservice.metrics import Metrics
 from appservice.outbox import OutboxStore
 from appservice.routing import OutboundRouter
 from bots.config_bridge import Outbound
+from bots.rollcall.model import Kind
+from bots.rollcall.store import RollCallStore
 from bots.store.database import Database
+
+pytestmark = pytest.mark.postgresql
 
 ROOM = "!room:city.example.jp"
 
@@ -65,3 +72,45 @@ async def test_a_room_alias_created_later_is_found(db: Database) -> None:
     aliases["#soumu:city.example.jp"] = ROOM  # the room got its alias after start-up
     assert await router.route_event(ROOM, _event("hello", n=2)) == 1
     assert await router.route_event("!other:city.example.jp", _event("hello", n=3)) == 0
+
+
+async def test_roll_call_questions_go_to_the_gateway_once(db: Database) -> None:
+    outbound = _outbound()
+    router = OutboundRouter(
+        outbound,
+        OutboxStore(db),
+        lambda alias: asyncio.sleep(0, None),
+        lambda user: False,
+        Metrics(),
+        asyncio.Event(),
+        lambda: 1_800_000_000.0,
+        gateway="ticket",
+    )
+    store = RollCallStore(db)
+    now = datetime(2027, 1, 17, 5, 46, tzinfo=UTC)
+    call = await store.create(
+        kind=Kind.ANPI,
+        level=None,
+        drill=False,
+        title="震度6弱",
+        area_key="alert",
+        strength=70,
+        started_by="alert",
+        status_room=ROOM,
+        targets=[("@a:city.example.jp", "soumu"), ("@b:city.example.jp", "soumu")],
+        now=now,
+    )
+    payload = {"type": "anpi.question", "text": "安否を確認しています"}
+    await store.mark_escalated(
+        call,
+        ["@a:city.example.jp", "@b:city.example.jp"],
+        [("@a:city.example.jp", payload), ("@b:city.example.jp", payload)],
+        now,
+    )
+    assert await router.route_rollcall_events(db) == 2
+    assert await router.route_rollcall_events(db) == 0  # forwarded once
+    entries = await OutboxStore(db).get_due(datetime(2030, 1, 1, tzinfo=UTC))
+    bodies = sorted((e.payload["user_id"], e.endpoint) for e in entries)
+    assert bodies == [("@a:city.example.jp", "ticket"), ("@b:city.example.jp", "ticket")]
+    assert entries[0].payload["text"] == "安否を確認しています"
+    assert entries[0].payload["rollcall"] == call
