@@ -362,11 +362,13 @@ MIGRATIONS: tuple[Migration, ...] = (
                 purged_at BIGINT
             )""",
             "CREATE INDEX rollcalls_state ON rollcalls (state, kind)",
-            # the alerts that started or joined a roll call (aftershocks)
+            # the alerts (by message id) that started or joined a roll call (aftershocks)
             """CREATE TABLE rollcall_alerts (
+                alert_key TEXT NOT NULL,
                 rollcall_id INTEGER NOT NULL,
-                alert_id INTEGER NOT NULL,
-                PRIMARY KEY (rollcall_id, alert_id)
+                series TEXT NOT NULL,
+                at BIGINT NOT NULL,
+                PRIMARY KEY (alert_key, rollcall_id)
             )""",
             # one row per person asked; the answer replaces the previous one
             """CREATE TABLE rollcall_targets (
@@ -403,11 +405,6 @@ MIGRATIONS: tuple[Migration, ...] = (
                 payload TEXT NOT NULL,
                 at BIGINT NOT NULL,
                 forwarded_at BIGINT
-            )""",
-            # how far the roll call has looked at recorded alerts
-            """CREATE TABLE rollcall_cursor (
-                name TEXT PRIMARY KEY,
-                alert_id INTEGER NOT NULL
             )""",
             # the encrypted direct room each bot keeps with each person
             """CREATE TABLE direct_rooms (
