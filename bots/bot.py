@@ -28,6 +28,7 @@ from nio import (
     UnknownEvent,
 )
 
+from bots.audit import AuditLog
 from bots.commands.builtin import builtin
 from bots.commands.dispatcher import Dispatcher, IncomingMessage
 from bots.commands.parsing import command_text, is_command
@@ -101,8 +102,9 @@ class Bot:
         self._key_file = KeyFile(store_dir / "cross_signing.keys", pickle_key)
         ledger = SendLedger(db)
         self.outbox = Outbox(self.client, ledger, clock)
-        self.messenger = MatrixMessenger(self.client, self.outbox, ledger)
+        self.messenger = MatrixMessenger(self.client, self.outbox, ledger, db, name, clock)
         self.room_state = RoomState(self.client, config)
+        self.audit = AuditLog(db, clock)
         self.permissions = Permissions(config, self.room_state.power, self.room_state.names)
         self.features: list[Feature] = [make(self) for make in features]
         commands = [*builtin.commands]
@@ -120,6 +122,7 @@ class Bot:
             self.outbox.send,
             self.permissions.has_role,
             clock,
+            self.audit,
         )
         self._catalog = catalog
         self.catalog = catalog

@@ -24,6 +24,10 @@ class Messenger(Protocol):
     ) -> str | None:
         """Replace a message's content (m.replace)."""
 
+    async def direct_room(self, user_id: str) -> str | None:
+        """The encrypted direct room with this user, created if missing; None while a new
+        room is not ready to send in yet (created, not yet seen in sync: ask again later)."""
+
     async def pin(self, room_id: str, event_id: str) -> bool:
         """Add to the room's pinned events, keeping the others; False if not allowed."""
 

@@ -42,6 +42,7 @@ def announcement_commands(service: AnnouncementService, clock: Clock) -> Command
         "announce",
         aliases=("お知らせ",),
         help="announce.help",
+        audit=True,
         args=(Rest("text", optional=True),),
     )
     async def announce(ctx: CommandContext, text: str | None) -> None:
@@ -116,6 +117,7 @@ def announcement_commands(service: AnnouncementService, clock: Clock) -> Command
         "announce edit",
         aliases=("お知らせ 編集",),
         help="announce.help.edit",
+        audit=True,
         args=(Word("number"), Rest("text", optional=True)),
     )
     async def announce_edit(ctx: CommandContext, number: str, text: str | None) -> None:
@@ -135,6 +137,7 @@ def announcement_commands(service: AnnouncementService, clock: Clock) -> Command
         "announce retract",
         aliases=("お知らせ 取消", "お知らせ 撤回", "お知らせ 取り消し"),
         help="announce.help.retract",
+        audit=True,
         args=(Word("number"),),
     )
     async def announce_retract(ctx: CommandContext, number: str) -> None:

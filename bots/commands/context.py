@@ -39,6 +39,9 @@ class CommandContext:
     thread_root: str | None = None
     #: milliseconds between the command's origin_server_ts and its handling
     latency_ms: int | None = None
+    #: the role a privileged action of this command asked for (set by `require`): such
+    #: commands are written to the audit log, allowed or not
+    privilege: Role | None = field(default=None, init=False)
     _sent: int = field(default=0, init=False)
 
     def t(self, key: str, /, **params: Any) -> str:
@@ -48,6 +51,7 @@ class CommandContext:
         return await self.role_check(self.sender, self.room_id, role)
 
     async def require(self, role: Role) -> None:
+        self.privilege = role
         if not await self.has_role(role):
             raise PermissionDenied("error.permission", role=self.t(f"role.{role.value}"))
 

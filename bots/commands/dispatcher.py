@@ -9,8 +9,9 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from bots.audit import AuditLog
 from bots.commands.context import CommandContext, RoleCheck, SendFn
-from bots.commands.errors import CommandError, UsageError
+from bots.commands.errors import CommandError, PermissionDenied, UsageError
 from bots.commands.parsing import command_words
 from bots.commands.router import Command, find_command, run_command
 from bots.i18n import Catalog
@@ -44,6 +45,7 @@ class Dispatcher:
         send: SendFn,
         role_check: RoleCheck,
         clock: Callable[[], float],
+        audit: AuditLog | None = None,
     ) -> None:
         self.bot_name = bot_name
         self.bot_user_id = bot_user_id
@@ -54,6 +56,7 @@ class Dispatcher:
         self._send = send
         self._role_check = role_check
         self._clock = clock
+        self._audit = audit
 
     def context(self, msg: IncomingMessage, room_commands: Sequence[Command]) -> CommandContext:
         now_ms = int(self._clock() * 1000)
@@ -108,15 +111,25 @@ class Dispatcher:
             msg.event_id, f"command:{command.name}", self.bot_name
         ):
             return False
+        result = "ok"
         try:
             await run_command(command, ctx, rest, msg.mentions)
         except UsageError as exc:
+            result = f"error:{exc.key}"
             text = ctx.t(exc.key, **exc.params)
             usage = ctx.t("error.usage", usage=command.usage(ctx.lang, ctx.t))
             await ctx.reply_text(f"{text}\n{usage}")
+        except PermissionDenied as exc:
+            result = "denied"
+            await ctx.reply(exc.key, **exc.params)
         except CommandError as exc:
+            result = f"error:{exc.key}"
             await ctx.reply(exc.key, **exc.params)
         except Exception:
+            result = "failed"
             log.exception("Command %r in %s failed", command.name, msg.room_id)
             await ctx.reply("error.internal")
+        finally:
+            if self._audit is not None and (command.role or ctx.privilege or command.audit):
+                await self._audit.record(msg.sender, command.name, msg.room_id, msg.body, result)
         return True

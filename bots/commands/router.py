@@ -34,6 +34,8 @@ class Command:
     handler: Handler
     #: answered by only one bot when several yakuba bots in the room have it (!help)
     once_per_room: bool = False
+    #: written to the audit log even without a role (exports)
+    audit: bool = False
 
     @property
     def names(self) -> tuple[tuple[str, ...], ...]:
@@ -70,10 +72,13 @@ class CommandSet:
         args: Iterable[Arg] = (),
         role: Role | None = None,
         once_per_room: bool = False,
+        audit: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.commands.append(
-                Command(name, tuple(aliases), help, tuple(args), role, handler, once_per_room)
+                Command(
+                    name, tuple(aliases), help, tuple(args), role, handler, once_per_room, audit
+                )
             )
             return handler
 

@@ -63,6 +63,8 @@ def print_welcome(url: str, staff: list[StaffAccount]) -> None:
         "Try in a department room: !ヘルプ (or !help), then for example",
         "  !タスク 追加 予算資料の作成 期限:明日17時",
         "  !お知らせ 宛先:全庁 重要 要確認 年末年始の窓口業務   (as tanaka; body on the next line)",
+        "  !安否 開始 訓練   (as sato in 防災危機管理課: a drill safety roll call; staff answer",
+        "                    in a direct message from 防災情報, the tally stays in 防災危機管理課)",
         "Ctrl-C stops yakuba and Synapse. / Ctrl-C で停止します。",
         "",
     ]

@@ -14,7 +14,9 @@ from nio import (
 )
 
 from bots.matrix.content import edit_content, file_content
+from bots.matrix.direct import Clock, DirectRooms
 from bots.matrix.outbox import Outbox
+from bots.store.database import Database
 from bots.store.ledger import SendLedger, derive_txn_id
 
 log = logging.getLogger(__name__)
@@ -23,10 +25,19 @@ PINNED = "m.room.pinned_events"
 
 
 class MatrixMessenger:
-    def __init__(self, client: AsyncClient, outbox: Outbox, ledger: SendLedger) -> None:
+    def __init__(
+        self,
+        client: AsyncClient,
+        outbox: Outbox,
+        ledger: SendLedger,
+        db: Database,
+        bot: str,
+        clock: Clock,
+    ) -> None:
         self._client = client
         self._outbox = outbox
         self._ledger = ledger
+        self.direct_rooms = DirectRooms(client, db, bot, clock)
 
     @property
     def user_id(self) -> str:
@@ -41,6 +52,9 @@ class MatrixMessenger:
         self, room_id: str, event_id: str, new_content: dict[str, Any], key: str
     ) -> str | None:
         return await self._outbox.send(room_id, edit_content(event_id, new_content), key)
+
+    async def direct_room(self, user_id: str) -> str | None:
+        return await self.direct_rooms.direct_room(user_id)
 
     async def pin(self, room_id: str, event_id: str) -> bool:
         pinned = await self._pinned(room_id)

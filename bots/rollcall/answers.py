@@ -41,22 +41,33 @@ _YES_EMOJI = {"✅", "✔️", "✔", "👍", "🆗", "⭕", "👌", "🙆"}
 _NO_EMOJI = {"❌", "✖️", "🙅", "🚫"}
 
 # words, most specific first; matched on NFKC-normalised, case-folded text
-_UNHURT = ("けがなし", "怪我なし", "けがはない", "怪我はない", "けがはありません",
-           "怪我はありません", "けがはしていません", "怪我はしていません", "無傷", "not hurt",
-           "no injur", "unhurt", "uninjured")  # fmt: skip
-_SERIOUS = ("重傷", "大けが", "大怪我", "重症", "serious", "severe", "badly hurt")
-_MINOR = ("軽傷", "軽いけが", "軽い怪我", "けが", "怪我", "負傷", "minor", "injur", "hurt")
+# "けがはありません", "怪我もなく", "ケガなし", "負傷はしていません"…
+_UNHURT = (*(f"{injury}{particle}{none}" for injury in ("けが", "怪我", "ケガ", "負傷")
+             for particle in ("は", "も", "")
+             for none in ("ない", "なく", "なし", "無い", "無く", "無し", "ありません",
+                          "していません", "してません")),
+           "無傷", "not hurt", "not injur", "no injur", "unhurt", "uninjured")  # fmt: skip
+_SERIOUS = ("重傷", "大けが", "大怪我", "大ケガ", "重症", "serious", "severe", "badly hurt")
+_MINOR = ("軽傷", "軽症", "軽いけが", "軽い怪我", "軽いケガ", "けが", "怪我", "ケガ", "負傷",
+          "minor", "injur", "hurt")  # fmt: skip
 _SAFE = ("無事", "ぶじ", "安全", "大丈夫", "元気", "safe", "fine", "ok", "okay")
-_CANNOT = ("出勤不可", "出勤できない", "出勤できません", "出勤は無理", "参集不可", "参集できない",
-           "参集できません", "行けない", "行けません", "いけない", "いけません", "向かえない",
-           "向かえません", "cannot", "can't", "cant", "unable", "not able")  # fmt: skip
-_CAN = ("出勤可", "出勤できる", "出勤できます", "出勤します", "参集可", "参集できる",
-        "参集できます", "参集します", "行ける", "行けます", "向かいます", "向かえます",
+_CANNOT = ("出勤不可能", "出勤不可", "出勤できない", "出勤できません", "出勤は無理",
+           "参集不可能", "参集不可", "参集できない", "参集できません", "登庁不可能", "登庁不可",
+           "登庁できない", "登庁できません", "行けない", "行けません", "いけない", "いけません",
+           "向かえない", "向かえません", "cannot", "can't", "cant", "unable", "not able",
+           "not coming")  # fmt: skip
+_CAN = ("出勤可能", "出勤可", "出勤できる", "出勤できます", "出勤します", "参集可能", "参集可",
+        "参集できる", "参集できます", "参集します", "登庁可能", "登庁可", "登庁できる",
+        "登庁できます", "登庁します", "行ける", "行けます", "向かいます", "向かえます",
         "can come", "coming", "on my way", "will come", "available")  # fmt: skip
 _ACK = ("了解", "りょうかい", "承知", "わかりました", "分かりました", "acknowledged", "ack",
         "yes", "ok", "okay", "roger")  # fmt: skip
 
-_LEADING_CHOICE = re.compile(r"^\s*([1-9])(?![0-9])[\s.、。:：)）-]*")
+# a leading choice number, not a quantity ("2時間後に行けます", "1 hour")
+_LEADING_CHOICE = re.compile(
+    r"^\s*([1-9])(?![0-9])(?!\s*(?:時|分|日|人|名|階|回|秒|週|km|キロ|h\b|hours?\b|min))"
+    r"[\s.、。:：)）-]*"
+)
 
 
 def normalise(text: str) -> str:

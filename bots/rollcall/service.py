@@ -16,6 +16,7 @@ from datetime import datetime
 from bots.alerts.model import Alert, CapKey, JmaKey, MsgType
 from bots.alerts.routing import is_drill
 from bots.alerts.service import cap_key, message_id
+from bots.audit import AuditLog
 from bots.commands.errors import CommandError
 from bots.config import Config
 from bots.config_rollcall import StaffingLevel
@@ -52,8 +53,10 @@ class RollCallService:
         catalog: Catalog,
         config: Config,
         resolve_room: Resolve,
+        audit: AuditLog | None = None,
     ) -> None:
         self.store = store
+        self._audit = audit
         self._messenger = messenger
         self._catalog = catalog
         self._config = config
@@ -154,7 +157,7 @@ class RollCallService:
     ) -> int:
         room = await self._status_room()
         hold = self._settings.hold if by == "alert" else None
-        return await self.store.create(
+        call_id = await self.store.create(
             kind=Kind.ANPI,
             level=None,
             drill=drill,
@@ -169,6 +172,13 @@ class RollCallService:
             alert=alert,
             supersede=supersede.id if supersede else None,
         )
+        if alert is not None:  # by hand, the command itself is in the audit log
+            await self._record(f"alert:{alert[0]}", "anpi start", room, f"#{call_id} {title}")
+        return call_id
+
+    async def _record(self, actor: str, action: str, room: str, detail: str) -> None:
+        if self._audit is not None:
+            await self._audit.record(actor, action, room, detail)
 
     async def _status_room(self) -> str:
         ref = self._settings.room or self._config.alerts.office_room
@@ -198,6 +208,12 @@ class RollCallService:
                     if call is not None and call.state is State.HELD:
                         await self.store.set_state(call_id, State.STOPPED, now, "alert-cancel")
                         log.info("roll call %d stopped: its alert was cancelled", call_id)
+                        await self._record(
+                            f"alert:{message_id(alert)}",
+                            "anpi stop",
+                            call.status_room,
+                            f"#{call_id}",
+                        )
 
     # --- staffing levels ----------------------------------------------------------------
 
@@ -231,7 +247,7 @@ class RollCallService:
                 if manual:
                     raise CommandError("staffing.error.already", number=call.id)
                 return call.id
-        return await self.store.create(
+        call_id = await self.store.create(
             kind=Kind.STAFFING,
             level=level.id,
             drill=drill,
@@ -245,6 +261,11 @@ class RollCallService:
             alert=alert,
             supersede=current[0].id if current else None,
         )
+        if alert is not None:
+            await self._record(
+                f"alert:{alert[0]}", "alert level", "", f"#{call_id} {level.id} {title}"
+            )
+        return call_id
 
     # --- stopping and closing -----------------------------------------------------------
 

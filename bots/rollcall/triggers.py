@@ -36,6 +36,15 @@ def _in_areas(trigger: Trigger, areas: Sequence[AreaLevel], city: Sequence[str])
     return [a for a in areas if wanted and matches_codes(a, wanted)]
 
 
+def _kinds_per_area(alert: Alert) -> bool:
+    """Whether the alert says per area which kinds are in force (JMA warnings and tsunami
+    forecasts, CAP areas). Then its title names no kind: 徳島県気象警報・注意報 and
+    大津波警報・津波警報・津波注意報・津波予報 stay the title when only 注意報 or 解除 remain."""
+    if alert.jma is not None:
+        return bool(alert.jma.warnings or alert.jma.tsunami)
+    return alert.cap is not None and any(info.areas for info in alert.cap.infos)
+
+
 def meets(trigger: Trigger, alert: Alert, city: Sequence[str]) -> tuple[int, list[str]] | None:
     """(strength, area names) if the alert meets the trigger."""
     anywhere = trigger.areas == "any"
@@ -58,7 +67,7 @@ def meets(trigger: Trigger, alert: Alert, city: Sequence[str]) -> tuple[int, lis
         return None
     if trigger.kinds:
         named = [k for a in hits for k in a.kinds]
-        if trigger.areas == "any":
+        if anywhere and not _kinds_per_area(alert):
             named.append(alert.title)
         if not any(word in kind for word in trigger.kinds for kind in named):
             return None

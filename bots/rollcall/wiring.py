@@ -21,7 +21,7 @@ def make_rollcall_feature(
     bot: Bot, config: Config, db: Database, catalog: Catalog, clock: Callable[[], float]
 ) -> RollCallFeature:
     service = RollCallService(
-        RollCallStore(db), bot.messenger, catalog, config, bot.room_state.resolve
+        RollCallStore(db), bot.messenger, catalog, config, bot.room_state.resolve, bot.audit
     )
     return RollCallFeature(service, clock)
 

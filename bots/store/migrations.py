@@ -416,4 +416,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        8,
+        "audit log: privileged actions, append-only, each entry chained to the one before",
+        (
+            """CREATE TABLE audit_log (
+                id INTEGER PRIMARY KEY,
+                at BIGINT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                room_id TEXT NOT NULL,
+                detail TEXT NOT NULL,
+                result TEXT NOT NULL,
+                prev_hash TEXT NOT NULL,
+                hash TEXT NOT NULL
+            )""",
+            "CREATE INDEX audit_log_at ON audit_log (at)",
+        ),
+    ),
 )

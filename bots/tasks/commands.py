@@ -10,7 +10,7 @@ from bots.commands.arguments import Rest, Word
 from bots.commands.context import CommandContext
 from bots.commands.errors import CommandError
 from bots.commands.parsing import normalise_name, tokenize
-from bots.commands.router import CommandSet
+from bots.commands.router import CommandSet, Role
 from bots.ids import is_user_id
 from bots.tasks.export import tasks_to_csv, tasks_to_ics
 from bots.tasks.model import Status, Task
@@ -81,6 +81,8 @@ def task_commands(service: TaskService, clock: Clock) -> CommandSet:
         now = clock()
         tz = service.renderer_for(ctx.sender, ctx.room_id).tz
         spec = parse_task_spec(tokenize(text or ""), now, tz, max_title=service.max_title)
+        if set(spec.assignees) - {ctx.sender}:
+            ctx.privilege = Role.LEAD  # assigning others: in the audit log
         task = await service.add(
             actor(ctx), spec.title, spec.assignees, spec.due, spec.priority, spec.tags, now
         )
@@ -162,6 +164,8 @@ def task_commands(service: TaskService, clock: Clock) -> CommandSet:
     async def task_assign(ctx: CommandContext, number: str, users: str | None) -> None:
         task = await task_arg(ctx, number)
         people = _users(users)
+        if set(people) - {ctx.sender}:
+            ctx.privilege = Role.LEAD
         task = await service.assign(actor(ctx), task, people, [], clock())
         names = service.renderer_for(ctx.sender, ctx.room_id).names(task.assignees)
         await ctx.reply("task.assigned", number=task.number, assignees=names)
@@ -174,6 +178,8 @@ def task_commands(service: TaskService, clock: Clock) -> CommandSet:
     )
     async def task_unassign(ctx: CommandContext, number: str, users: str | None) -> None:
         task = await task_arg(ctx, number)
+        if set(_users(users)) - {ctx.sender}:
+            ctx.privilege = Role.LEAD
         task = await service.assign(actor(ctx), task, [], _users(users), clock())
         names = service.renderer_for(ctx.sender, ctx.room_id).names(task.assignees)
         await ctx.reply("task.assigned", number=task.number, assignees=names)
@@ -241,6 +247,7 @@ def task_commands(service: TaskService, clock: Clock) -> CommandSet:
         aliases=_aliases("export"),
         help="task.help.export",
         args=(Word("format", optional=True),),
+        audit=True,
     )
     async def task_export(ctx: CommandContext, format: str | None) -> None:
         kind = normalise_name(format or "csv")

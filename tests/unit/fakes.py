@@ -66,6 +66,7 @@ class Sent:
     content: dict[str, Any]
     key: str
     event_id: str
+    event_type: str = "m.room.message"
 
 
 @dataclass
@@ -93,7 +94,12 @@ class FakeMessenger:
     count. `pinned` is each room's pinned list (m.room.pinned_events), others' pins
     included, and `pins` every pin request that was allowed; the bot lacks the power level
     to change the pinned list in the rooms in `pin_refused`, or anywhere if not
-    `pin_allowed`. While not `online` the homeserver is away: sends are queued (None)."""
+    `pin_allowed`. While not `online` the homeserver is away: sends are queued (None).
+
+    `direct` is each person's direct room (user id -> room id, a stable fake id made on
+    first request, with the bot and the person as members); `direct_created` lists the
+    people whose room was made, in order. For the people in `direct_unready` the room is
+    made but not seen in sync yet: `direct_room` answers None until they are removed."""
 
     bot: str
     room_members: dict[str, list[str]] = field(default_factory=dict)
@@ -110,6 +116,9 @@ class FakeMessenger:
     unpins: list[tuple[str, str]] = field(default_factory=list)
     uploads: list[tuple[str, bytes, str, str, str]] = field(default_factory=list)
     ledger: dict[str, str] = field(default_factory=dict)
+    direct: dict[str, str] = field(default_factory=dict)
+    direct_created: list[str] = field(default_factory=list)
+    direct_unready: set[str] = field(default_factory=set)
     #: what else happens while a pin request is in flight (the sync loop runs meanwhile)
     during_pin: Callable[[str, str], Awaitable[None]] | None = None
     _next: int = 0
@@ -131,12 +140,11 @@ class FakeMessenger:
     async def send(
         self, room_id: str, content: dict[str, Any], key: str, event_type: str = "m.room.message"
     ) -> str | None:
-        assert event_type == "m.room.message"
         if not self.online:
             return None
         event_id, new = self._event_id(key)
         if new:
-            self.sent.append(Sent(room_id, content, key, event_id))
+            self.sent.append(Sent(room_id, content, key, event_id, event_type))
         return event_id
 
     async def edit(
@@ -146,6 +154,18 @@ class FakeMessenger:
         if new:
             self.edits.append(Edit(room_id, event_id, new_content, key, edit_id))
         return edit_id
+
+    async def direct_room(self, user_id: str) -> str | None:
+        if not self.online:
+            return None
+        room_id = self.direct.get(user_id)
+        if room_id is None:
+            localpart, _, server = user_id.lstrip("@").partition(":")
+            room_id = f"!dm-{localpart}:{server or SERVER}"
+            self.direct[user_id] = room_id
+            self.direct_created.append(user_id)
+            self.room_members.setdefault(room_id, [self.bot, user_id])
+        return None if user_id in self.direct_unready else room_id
 
     async def pin(self, room_id: str, event_id: str) -> bool:
         if self.during_pin is not None:
