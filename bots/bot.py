@@ -216,6 +216,11 @@ class Bot:
 
     async def close(self) -> None:
         self._stopping.set()
+        for feature in self.features:  # their background work ends before the store does
+            try:
+                await feature.close()
+            except Exception:
+                log.exception("bot %s: closing %s failed", self.name, feature.name)
         async with self._due_lock:  # let a scheduled run finish before the client goes
             await self.client.close()
         if self._http is not None:

@@ -66,6 +66,9 @@ class Feature(Protocol):
         """Do what is due now (reminders, digests); returns how much was done."""
         ...
 
+    async def close(self) -> None:
+        """Stop background work (the bot is closing)."""
+
 
 def relation(content: dict[str, Any]) -> tuple[str | None, str | None]:
     """(thread root, in-reply-to) of a message content."""
@@ -109,3 +112,6 @@ class FeatureBase:
 
     async def run_due(self) -> int:
         return 0
+
+    async def close(self) -> None:
+        return None

@@ -92,9 +92,10 @@ def parse_jma_report(element: Element) -> Alert:
         tsunami=parts.tsunami,
         text=parts.text,
     )
-    message_id = "|".join(
-        (control_title, office, control_time.isoformat(), info_type, serial or "-")
-    )
+    parts_of_id = [control_title, office, control_time.isoformat(), info_type, serial or "-"]
+    if status is not Status.ACTUAL:  # a drill is never the real message sent after it
+        parts_of_id.append(status_text)
+    message_id = "|".join(parts_of_id)
     return Alert(
         origin=Origin.JMA,
         key=JmaKey(message_id, JmaSeriesKey(control_title, office, event_id)),

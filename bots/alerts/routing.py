@@ -81,12 +81,13 @@ def area_levels(alert: Alert) -> list[AreaLevel]:
             out.append(
                 AreaLevel(frozenset(codes), a.name, _intensity_severity(a.intensity), a.intensity)
             )
-        for f in jma.intensity_forecast:
-            code = getattr(f, "code", "")
-            intensity = getattr(f, "intensity", None)
+        for f in jma.intensity_forecast:  # 緊急地震速報: the lower bound of the forecast
             out.append(
                 AreaLevel(
-                    frozenset(_forms(code)), getattr(f, "name", ""), alert.severity, intensity
+                    frozenset(_forms(f.code)),
+                    f.name,
+                    _intensity_severity(f.lowest) if f.lowest else alert.severity,
+                    f.lowest,
                 )
             )
         for t in jma.tsunami:
@@ -94,7 +95,7 @@ def area_levels(alert: Alert) -> list[AreaLevel]:
                 AreaLevel(
                     frozenset(_forms(t.code)),
                     t.name,
-                    Severity.INFO if t.lifted else alert.severity,
+                    Severity.INFO if t.lifted else t.grade.severity(),
                     None,
                     () if t.lifted else (t.kind,),
                 )

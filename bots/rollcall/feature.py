@@ -4,6 +4,7 @@ driver that keeps asking while new direct rooms come up."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -98,6 +99,15 @@ class RollCallFeature(FeatureBase):
                 await asyncio.sleep(RETRY_S)
             elif not self._again:
                 return
+
+    async def close(self) -> None:
+        """A pass cut short is safe: what it did is stored, what it sent is in the
+        ledger, and the next start carries on."""
+        driver, self._driver = self._driver, None
+        if driver is not None and not driver.done():
+            driver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await driver
 
     async def drained(self) -> None:
         """Wait for the background pass (tests)."""

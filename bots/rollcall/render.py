@@ -40,7 +40,9 @@ def question(
     again = t("rollcall.question.again", round=round_ - 1) if round_ > 1 else ""
     title = heading(call, t, level_name)
     lines = [f"{_KEYCAP.get(o.id, o.id)} {o.id}. {t(o.label)}" for o in options]
-    how = t("rollcall.question.how")
+    how = t(
+        "rollcall.question.how.staffing" if call.kind is Kind.STAFFING else "rollcall.question.how"
+    )
     body = "\n".join(x for x in (title, again, intro, *lines, how) if x)
     prompt = "\n".join(x for x in (title, again, intro) if x)
     answers = [{"id": o.id, "org.matrix.msc1767.text": t(o.label)} for o in options]

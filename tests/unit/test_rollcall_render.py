@@ -136,7 +136,8 @@ def test_the_fallback_lists_every_option_and_how_to_reply(lang: str, kind: Kind)
     assert content["org.matrix.msc1767.text"] == body
     for option in OPTIONS[kind]:
         assert f"{option.id}. {CATALOG.t(lang, option.label)}" in body
-    assert CATALOG.t(lang, "rollcall.question.how") in body
+    how = "rollcall.question.how" + (".staffing" if kind is Kind.STAFFING else "")
+    assert CATALOG.t(lang, how) in body
     assert poll_of(content)["question"]["body"] in body  # the fallback starts with the question
 
 

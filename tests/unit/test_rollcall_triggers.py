@@ -203,11 +203,6 @@ def test_a_tsunami_has_no_seismic_intensity() -> None:
     assert not met(trigger(areas=["300"], min_intensity="1"), alert(TSUNAMI))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bots/alerts/routing.area_levels gives every tsunami area the message's severity"
-    " (大津波警報: emergency), not its own grade's",
-)
 def test_a_tsunami_advisory_area_has_advisory_severity() -> None:
     assert not met(trigger(areas=["380"], min_severity="warning"), alert(TSUNAMI))
 
