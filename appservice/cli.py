@@ -12,14 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from appservice import outbox_cli
+from appservice import audit_cli, outbox_cli
 from appservice.registration import write_registration
 from appservice.service import Appservice
 from bots.app import App, Service
 from bots.cli import check_config, load_or_report, setup_logging
 from bots.config import Config
 from bots.matrix.session import StartupError
-from bots.store.database import Database, DatabaseTooNew
+from bots.store import open_database
+from bots.store.database import DatabaseTooNew, DatabaseUnavailable
 
 log = logging.getLogger("yakuba")
 
@@ -43,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="where to write it (default: DATA_DIR/appservice/registration.yaml)",
     )
     outbox_cli.add_parser(sub)
+    audit_cli.add_parser(sub)
     alert = sub.add_parser("alert", help="alert tools")
     alert_sub = alert.add_subparsers(dest="alert_command", required=True)
     parse = alert_sub.add_parser(
@@ -73,12 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if args.command == "registration":
         return registration(config, args.output)
-    if args.command == "outbox":
-        return asyncio.run(_with_db(config, args))
-    setup_logging(config.logging.level)
     try:
+        if args.command in ("outbox", "audit"):
+            return asyncio.run(_with_db(config, args))
+        setup_logging(config.logging.level)
         return asyncio.run(run_all(config))
-    except DatabaseTooNew as exc:
+    except (DatabaseTooNew, DatabaseUnavailable) as exc:
         log.error("%s", exc)
         return 1
 
@@ -103,8 +105,10 @@ def _demo_registration(config: Config) -> dict[str, Any]:
 
 
 async def _with_db(config: Config, args: argparse.Namespace) -> int:
-    db = await Database.open(config.store.path)
+    db = await open_database(config.store)
     try:
+        if args.command == "audit":
+            return await audit_cli.run(args, db, config.zone)
         return await outbox_cli.run(args, db)
     finally:
         await db.close()

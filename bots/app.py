@@ -16,6 +16,7 @@ from bots.bot import Bot, BotDirectory, FeatureFactory
 from bots.config import Config
 from bots.i18n import Catalog
 from bots.rollcall.wiring import connect, make_rollcall_feature
+from bots.store import open_database
 from bots.store.database import Database
 from bots.tasks.wiring import make_task_feature
 
@@ -79,7 +80,7 @@ class App:
 
     @classmethod
     async def create(cls, config: Config, clock: Callable[[], float] = time.time) -> App:
-        db = await Database.open(config.store.path)
+        db = await open_database(config.store)
         return cls(config, db, Catalog.load(), clock)
 
     async def run(self, services: Sequence[Service] = ()) -> None:

@@ -101,9 +101,38 @@ class Homeserver(Model):
 
 
 class Store(Model):
-    type: Literal["sqlite"] = "sqlite"
-    #: Relative paths are resolved against ``data_dir`` (see ``Config``).
+    #: ``sqlite``: a file (``path``); ``postgresql``: a database on a server (``dsn``)
+    type: Literal["sqlite", "postgresql"] = "sqlite"
+    #: SQLite's file. Relative paths are resolved against ``data_dir`` (see ``Config``).
     path: Path = Path("yakuba.db")
+    #: PostgreSQL's connection string (a libpq URI or ``key=value`` list). A secret: it
+    #: carries the password, so write it as ``{env: NAME}`` or ``{file: PATH}``.
+    dsn: Secret | None = Field(default=None, validate_default=True)
+
+    @field_validator("dsn")
+    @classmethod
+    def _check_dsn(cls, value: Secret | None, info: ValidationInfo) -> Secret | None:
+        kind = info.data.get("type")
+        if kind == "postgresql" and value is None:
+            raise fail(
+                "a postgresql store needs a dsn, e.g. {env: YAKUBA_DSN} with"
+                " postgresql://yakuba:PASSWORD@db.city.lg.jp/yakuba in that variable"
+            )
+        if kind == "sqlite" and value is not None:
+            raise fail("dsn is for type: postgresql; a sqlite store is the file in 'path'")
+        if value is not None:
+            import psycopg  # only for a PostgreSQL store
+            from psycopg.conninfo import conninfo_to_dict
+
+            try:
+                conninfo_to_dict(value.get())
+            except psycopg.ProgrammingError:
+                # libpq's message would quote the string, password included
+                raise fail(
+                    "expected a PostgreSQL connection string (postgresql://USER@HOST/DATABASE"
+                    " or 'host=HOST dbname=DATABASE user=USER'); the value is not shown"
+                ) from None
+        return value
 
 
 class Security(Model):

@@ -25,6 +25,8 @@ from bots.i18n import Catalog
 from bots.store.database import Database
 from tests.unit.fakes import KACHO, SERVER, TANAKA, FakeMessenger, bot_config
 
+pytestmark = pytest.mark.postgresql
+
 BOT = f"@alerts:{SERVER}"
 ALL = f"!bousai:{SERVER}"  # 防災: every alert
 CITY = f"!soumu:{SERVER}"  # 総務: the city's areas, warnings and above

@@ -20,6 +20,8 @@ from bots.store.database import Database
 from tests.samples import SAMPLES
 from tests.unit.fakes import SERVER, FakeMessenger, bot_config
 
+pytestmark = pytest.mark.postgresql
+
 assert SAMPLES.is_dir(), f"samples not found at {SAMPLES}"
 
 BOT = f"@alerts:{SERVER}"

@@ -29,6 +29,8 @@ from tests.unit.fakes import ANNOUNCE_ROOM_C as ROOM_C
 from tests.unit.fakes import AnnouncementsFactory as Factory
 from tests.unit.fakes import AnnouncementsWorld as World
 
+pytestmark = pytest.mark.postgresql
+
 
 @pytest.fixture
 def make_world(db: Database, tmp_path: Path) -> Factory:

@@ -37,6 +37,8 @@ from tests.unit.fakes import AnnouncementsWorld as World
 from tests.unit.fakes import mentions as mentioned
 from tests.unit.fakes import reload_announcement as reload
 
+pytestmark = pytest.mark.postgresql
+
 
 @pytest.fixture
 def make_world(db: Database, tmp_path: Path) -> Factory:

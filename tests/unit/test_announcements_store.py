@@ -12,6 +12,8 @@ from bots.announcements.model import Announcement, Copy, State
 from bots.announcements.store import AnnouncementStore
 from bots.store.database import Database
 
+pytestmark = pytest.mark.postgresql
+
 TOKYO = ZoneInfo("Asia/Tokyo")
 SERVER = "city.example.jp"
 ROOM = f"!soumu:{SERVER}"

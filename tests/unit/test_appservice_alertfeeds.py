@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from appservice.alertfeeds import AlertFeeds
 from appservice.feeds import FeedState
 from appservice.metrics import Metrics
 from bots.config import parse_config
 from bots.store.database import Database
+
+pytestmark = pytest.mark.postgresql
 
 FEED = "https://mirror.city.lg.jp/jma/extra.xml"
 

@@ -22,6 +22,8 @@ from bots.config_bridge import Endpoint, RetryPolicy
 from bots.secrets import Secret
 from bots.store.database import Database
 
+pytestmark = pytest.mark.postgresql
+
 SECRET = "whsec_" + base64.b64encode(b"a test key for the ticketing system").decode()
 T0 = 1_743_498_000.0  # 2025-04-01 09:00 UTC
 POLICY = RetryPolicy(max_attempts=5, base_delay=timedelta(seconds=2))

@@ -11,6 +11,8 @@ from appservice import outbox_cli
 from appservice.outbox import OutboxStore, from_ms, to_ms
 from bots.store.database import Database
 
+pytestmark = pytest.mark.postgresql
+
 T0 = datetime(2025, 4, 1, 9, 0, tzinfo=UTC)
 
 

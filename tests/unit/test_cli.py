@@ -114,3 +114,39 @@ def test_check_config_requires_a_config(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit) as info:
         main(["check-config"])
     assert info.value.code == 2
+
+
+def test_audit_reads_exports_and_verifies_the_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+    import csv
+    import io
+
+    from bots.audit import AuditLog
+    from bots.store.database import Database
+
+    (tmp_path / "alerts.pickle").write_text("alerts-pickle-key-0123456789\n", encoding="utf-8")
+    path = write(tmp_path, VALID)
+
+    async def fill() -> None:
+        db = await Database.open(tmp_path / "data" / "yakuba.db")
+        log = AuditLog(db, lambda: 1_800_000_000.0)  # 2027-01-15 17:00 in Tokyo
+        await log.record("@sato:city.example.jp", "anpi start", "!bousai:c", "!安否 開始")
+        await log.record("@tanaka:city.example.jp", "announce", "!soumu:c", "!お知らせ x")
+        await db.close()
+
+    asyncio.run(fill())
+    assert main(["audit", "-c", str(path), "--action", "anpi"]) == 0
+    out = capsys.readouterr().out
+    assert "2027-01-15 17:00:00  @sato:city.example.jp  anpi start in !bousai:c  [ok]" in out
+    assert "announce" not in out
+
+    assert main(["audit", "-c", str(path), "--since", "2027-01-16", "--csv", "-"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
+    assert len(rows) == 1  # the header only
+
+    assert main(["audit", "-c", str(path), "--verify"]) == 0
+    assert "intact: 2 entries" in capsys.readouterr().out
+    assert main(["audit", "-c", str(path), "--since", "yesterday"]) == 2
+    assert "expected YYYY-MM-DD" in capsys.readouterr().err

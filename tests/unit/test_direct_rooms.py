@@ -35,6 +35,8 @@ from bots.matrix.direct import (
 from bots.matrix.http import MatrixHttpError
 from bots.store.database import Database
 
+pytestmark = pytest.mark.postgresql
+
 SERVER = "city.example.jp"
 BOT = f"@alerts:{SERVER}"
 TANAKA = f"@tanaka:{SERVER}"

@@ -11,6 +11,8 @@ from bots.matrix.outbox import Outbox
 from bots.store.database import Database
 from bots.store.ledger import MAX_ATTEMPTS, SendLedger, derive_txn_id
 
+pytestmark = pytest.mark.postgresql
+
 BOT = "@tasks:city.example.jp"
 ROOM = "!room:city.example.jp"
 

@@ -29,6 +29,8 @@ from bots.store.database import Database
 from tests.samples import SAMPLES
 from tests.unit.fakes import SERVER, FakeMessenger, bot_config
 
+pytestmark = pytest.mark.postgresql
+
 TOKYO = ZoneInfo("Asia/Tokyo")
 BOT = f"@alerts:{SERVER}"
 OFFICE = f"!bousai:{SERVER}"

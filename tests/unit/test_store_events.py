@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bots.store.database import Database
 from bots.store.events import EventStore
+from tests.postgres import StoreOpener
+
+pytestmark = pytest.mark.postgresql
 
 
 @pytest.fixture
@@ -33,13 +34,12 @@ async def test_claims_are_per_event_and_per_purpose(events: EventStore) -> None:
     assert await events.claim("$ev2", "command:help", "alerts") is True
 
 
-async def test_claim_survives_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "claims.db"
-    db = await Database.open(path)
+async def test_claim_survives_reopening(open_db: StoreOpener) -> None:
+    db = await open_db()
     assert await EventStore(db).claim("$ev1", "command:help", "tasks") is True
     await db.close()
 
-    db = await Database.open(path)
+    db = await open_db()
     try:
         store = EventStore(db)
         assert await store.claim("$ev1", "command:help", "alerts") is False

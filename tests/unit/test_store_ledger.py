@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bots.store.database import Database
 from bots.store.ledger import SendLedger, derive_txn_id
+from tests.postgres import StoreOpener
+
+pytestmark = pytest.mark.postgresql
 
 TASKS = "@tasks:city.example.jp"
 ALERTS = "@alerts:city.example.jp"
@@ -122,13 +123,12 @@ async def test_get_unknown_txn_is_none(ledger: SendLedger) -> None:
     assert await ledger.get("never-recorded") is None
 
 
-async def test_ledger_survives_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "persist.db"
-    db = await Database.open(path)
+async def test_ledger_survives_reopening(open_db: StoreOpener) -> None:
+    db = await open_db()
     await SendLedger(db).record("txn1", TASKS, ROOM, "m.room.message", {"body": "日本語"}, 1)
     await db.close()
 
-    db = await Database.open(path)
+    db = await open_db()
     try:
         pending = await SendLedger(db).get_pending_for_sender(TASKS)
         assert [(e.txn_id, e.content) for e in pending] == [("txn1", {"body": "日本語"})]

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from bots.store.database import Database
 from bots.store.sessions import BotSession, SessionStore
+
+pytestmark = pytest.mark.postgresql
 
 TASKS = "@tasks:city.example.jp"
 ROOM = "!room:city.example.jp"
 
 
 @pytest.fixture
-async def sessions(tmp_path: Path) -> AsyncIterator[SessionStore]:
-    db = await Database.open(tmp_path / "sessions.db")
-    yield SessionStore(db)
-    await db.close()
+def sessions(db: Database) -> SessionStore:
+    return SessionStore(db)
 
 
 async def test_no_session_before_login(sessions: SessionStore) -> None:

@@ -22,6 +22,8 @@ from tests.unit.fakes import (
 from tests.unit.fakes import TasksFactory as Factory
 from tests.unit.fakes import TasksWorld as World
 
+pytestmark = pytest.mark.postgresql
+
 
 @pytest.fixture
 def make_world(db: Database, tmp_path: Path) -> Factory:

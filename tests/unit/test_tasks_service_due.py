@@ -37,6 +37,8 @@ from tests.unit.fakes import TasksFactory as Factory
 from tests.unit.fakes import TasksWorld as World
 from tests.unit.fakes import reload_task as reload
 
+pytestmark = pytest.mark.postgresql
+
 DUE = datetime(2026, 11, 25, 17, 0, tzinfo=TOKYO)
 
 

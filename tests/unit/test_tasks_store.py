@@ -11,6 +11,8 @@ from bots.store.database import Database
 from bots.tasks.model import Priority, Status, Task
 from bots.tasks.store import ReminderPlan, TaskFilter, TaskStore
 
+pytestmark = pytest.mark.postgresql
+
 ROOM_A = "!soumu:city.example.jp"
 ROOM_B = "!kensetsu:city.example.jp"
 TANAKA = "@tanaka:city.example.jp"
