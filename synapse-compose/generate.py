@@ -11,9 +11,11 @@ network.
 Layout of the data folder (compose.yaml mounts these paths):
 
     secrets/postgres/password             the database password (postgres reads it as root)
+    secrets/postgres/yakuba_password      yakuba's database password (for postgres-init/yakuba.sql)
     secrets/synapse/*                     Synapse's signing key, shared secrets, db passfile
     secrets/synapse-pref/*                the same for the prefecture's homeserver (profile)
     secrets/yakuba/*                      bot passwords, pickle keys, as_token, hs_token
+    secrets/yakuba/store.dsn              yakuba's store: postgresql://yakuba:...@postgres:5432/yakuba
     synapse/homeserver.yaml, log.config   Synapse's config (no secrets in it), media_store/
     synapse-pref/...                      the prefecture's homeserver (SQLite)
     appservice/registration.yaml          yakuba's registration, read by Synapse
@@ -34,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import yaml
 from cryptography.hazmat.primitives import serialization
@@ -48,6 +50,9 @@ POSTGRES_SERVICE = "postgres"
 POSTGRES_PORT = 5432
 POSTGRES_DB = "synapse"
 POSTGRES_USER = "synapse"
+#: yakuba's role and database in the same server (created by postgres-init/yakuba.sql)
+YAKUBA_DB = "yakuba"
+YAKUBA_DB_USER = "yakuba"
 SYNAPSE_SERVICE = "synapse"
 SYNAPSE_PORT = 8008
 YAKUBA_SERVICE = "yakuba"
@@ -57,11 +62,18 @@ REGISTRATION_PATH = "/data/appservice/registration.yaml"
 #: the users the containers run as (synapse image: UID/GID in compose; yakuba: Dockerfile)
 SYNAPSE_UID = 991
 YAKUBA_UID = 10001
+#: the postgres image's user (uid 70 in the alpine images): it runs the init scripts, which
+#: read yakuba's database password (root reads only POSTGRES_PASSWORD_FILE)
+POSTGRES_UID = 70
 #: yakuba.yaml lives in ./data/yakuba (mounted at /config) and its secrets in
 #: ./data/secrets/yakuba (mounted at /secrets/yakuba): the same relative path works in the
 #: container and for `yakuba check-config` on the host.
 YAKUBA_SECRETS_REL = "../secrets/yakuba"
 YAKUBA_DATA_DIR = "/var/lib/yakuba"
+#: yakuba's store DSN is the compose secret of this name, at /run/secrets/<name> in the
+#: yakuba container; on the host it is this file of the data folder (compose.yaml agrees)
+YAKUBA_STORE_DSN_SECRET = "yakuba_store_dsn"
+YAKUBA_STORE_DSN_FILE = "secrets/yakuba/store.dsn"
 
 #: (name, localpart, display name, feature): the default bots, one account each.
 BOTS = (
@@ -264,6 +276,15 @@ def homeserver_yaml(config: dict[str, Any], title: str) -> str:
 # --------------------------------------------------------------------------- yakuba
 
 
+def store_dsn(password: str) -> str:
+    """yakuba's store: its role and database on the compose postgres service (libpq URI)."""
+    user = quote(YAKUBA_DB_USER, safe="")
+    return (
+        f"postgresql://{user}:{quote(password, safe='')}@{POSTGRES_SERVICE}:{POSTGRES_PORT}"
+        f"/{quote(YAKUBA_DB, safe='')}"
+    )
+
+
 def yakuba_config(server_name: str) -> dict[str, Any]:
     def file(name: str) -> dict[str, str]:
         return {"file": f"{YAKUBA_SECRETS_REL}/{name}"}
@@ -276,7 +297,10 @@ def yakuba_config(server_name: str) -> dict[str, Any]:
         "language": "ja",
         "timezone": "Asia/Tokyo",
         "data_dir": YAKUBA_DATA_DIR,
-        "store": {"type": "sqlite", "path": "yakuba.db"},
+        "store": {
+            "type": "postgresql",
+            "dsn": {"file": f"/run/secrets/{YAKUBA_STORE_DSN_SECRET}"},
+        },
         "bots": {
             name: {
                 "user_id": f"@{localpart}:{server_name}",
@@ -306,20 +330,41 @@ YAKUBA_HEADER = """\
 # explains, then check it:
 #   docker compose run --rm --no-deps yakuba yakuba check-config -c /config/yakuba.yaml
 # Secrets are files: ../secrets/yakuba/ is ./data/secrets/yakuba on the host and
-# /secrets/yakuba in the container. Changing the appservice section? Regenerate the
-# registration: python synapse-compose/generate.py ... --rewrite-config
+# /secrets/yakuba in the container. The store's connection string (it holds the password)
+# is the compose secret yakuba_store_dsn: ./data/secrets/yakuba/store.dsn on the host.
+# Changing the appservice section? Regenerate the registration:
+#   python synapse-compose/generate.py ... --rewrite-config
 """
 
 
-def registration_yaml(yakuba_path: Path) -> str:
+def host_view(data: Any, out: Path) -> Any:
+    """yakuba.yaml's parsed ``data`` as seen on the host: the store's compose secret
+    (/run/secrets/yakuba_store_dsn in the container) is its file in the data folder."""
+    store = data.get("store") if isinstance(data, dict) else None
+    if isinstance(store, dict) and store.get("dsn") == {
+        "file": f"/run/secrets/{YAKUBA_STORE_DSN_SECRET}"
+    }:
+        store["dsn"] = {"file": str(out / YAKUBA_STORE_DSN_FILE)}
+    return data
+
+
+def registration_yaml(yakuba_path: Path, out: Path) -> str:
     """The registration Synapse reads, built by yakuba itself from the config just written."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from appservice.registration import Tokens, registration
-    from bots.config import ConfigErrors, load_config
+    from bots.config import ConfigErrors, parse_config
 
     try:
-        config = load_config(yakuba_path, env={})
+        data = yaml.safe_load(yakuba_path.read_text(encoding="utf-8"))
+        config = parse_config(
+            host_view(data, out),
+            base_dir=yakuba_path.resolve().parent,
+            env={},
+            source=str(yakuba_path),
+        )
+    except yaml.YAMLError as exc:
+        sys.exit(f"{yakuba_path} is not valid YAML:\n{exc}")
     except ConfigErrors as exc:
         sys.exit(f"{yakuba_path} is not valid:\n{exc}")
     settings = config.appservice
@@ -388,6 +433,7 @@ def generate(opts: Options) -> Report:
 
     # --- secrets, once
     pg_password = secret(out / "secrets/postgres/password", report)
+    yakuba_db_password = secret(out / "secrets/postgres/yakuba_password", report)
     s = out / "secrets/synapse"
     secret(
         s / "db.pgpass",
@@ -407,6 +453,7 @@ def generate(opts: Options) -> Report:
     for name, *_ in BOTS:
         secret(y / f"{name}.password", report, lambda: secrets.token_urlsafe(24))
         secret(y / f"{name}.pickle_key", report)
+    secret(out / YAKUBA_STORE_DSN_FILE, report, lambda: store_dsn(_read(yakuba_db_password)))
 
     # --- configs (no secrets in them but the registration's tokens)
     rewrite = opts.rewrite
@@ -451,7 +498,7 @@ def generate(opts: Options) -> Report:
     )
     registration_path = out / "appservice/registration.yaml"
     if rewrite or not registration_path.exists():
-        text = registration_yaml(yakuba_path)
+        text = registration_yaml(yakuba_path, out)
         config_file(registration_path, text, report, rewrite=True, private=True)
     else:
         report.kept.append(registration_path)
@@ -476,6 +523,7 @@ def ownership(out: Path) -> list[tuple[Path, int]]:
         (out / "secrets/synapse", SYNAPSE_UID),
         (out / "secrets/synapse-pref", SYNAPSE_UID),
         (out / "secrets/yakuba", YAKUBA_UID),
+        (out / "secrets/postgres/yakuba_password", POSTGRES_UID),
     ]
 
 

@@ -1,29 +1,46 @@
 """The deployment in synapse-compose/, checked without a Docker engine: the compose file
 against the Compose specification's schema, pinned images, loopback ports, a non-root
-yakuba, and generate.py's output against what compose.yaml mounts and names."""
+yakuba, and generate.py's output against what compose.yaml mounts and names. The postgres
+init script that creates yakuba's role and database also runs on the test suite's
+PostgreSQL server, when there is one (tests/unit/conftest.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import copy
+import glob
+import hashlib
+import hmac
 import importlib.util
 import json
+import os
 import posixpath
 import re
+import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import jsonschema
+import psycopg
 import pytest
 import yaml
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from bots.config import load_config
+from bots.config import Config, parse_config
+from bots.store.postgres import open_postgres
+from tests.postgres import Server, in_ci
 
 DIR = Path(__file__).resolve().parents[2] / "synapse-compose"
 SERVER = "city.example.jp"
 PUBLIC = "https://matrix.city.example.jp"
+#: the script the postgres image runs once on an empty data volume
+INIT_SQL = DIR / "postgres-init" / "yakuba.sql"
+INITDB_DIR = "/docker-entrypoint-initdb.d"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -131,6 +148,50 @@ def _secret_file(
     return _host_path(out, source)
 
 
+def _on_host(value: Any, out: Path, compose: dict[str, Any], service: dict[str, Any]) -> Any:
+    """Parsed YAML with every ``{file: /run/secrets/NAME}`` replaced by the host file of the
+    compose secret NAME, which the service must be given."""
+    if isinstance(value, dict):
+        target = value.get("file")
+        if set(value) == {"file"} and isinstance(target, str) and target.startswith("/run/"):
+            return {"file": str(_secret_file(out, compose, service, target))}
+        return {k: _on_host(v, out, compose, service) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_on_host(v, out, compose, service) for v in value]
+    return value
+
+
+def _yakuba_config(out: Path, compose: dict[str, Any]) -> Config:
+    """yakuba.yaml through yakuba's own loader, with the files the container would read:
+    relative secrets from the mounted folder, /run/secrets/NAME from compose's secrets."""
+    path = out / "yakuba/yakuba.yaml"
+    data = _on_host(_load_yaml(path), out, compose, compose["services"]["yakuba"])
+    return parse_config(data, base_dir=path.resolve().parent, env={}, source=str(path))
+
+
+@dataclass(frozen=True)
+class InitScript:
+    """What postgres-init/yakuba.sql does, read from its statements."""
+
+    password_file: str
+    role: str
+    database: str
+    owner: str
+
+
+def _init_script() -> InitScript:
+    text = INIT_SQL.read_text(encoding="utf-8")
+    password = re.search(r"^\\set password `cat (/run/secrets/[\w.-]+)`$", text, re.M)
+    role = re.search(r"^CREATE ROLE (\w+) LOGIN PASSWORD :'password';$", text, re.M)
+    database = re.search(
+        r"^CREATE DATABASE (\w+) OWNER (\w+) ENCODING 'UTF8' TEMPLATE template0;$", text, re.M
+    )
+    assert password and role and database, text
+    # the password is checked before it is used, and never written into the script
+    assert text.index(":yakuba_no_password") < role.start()
+    return InitScript(password.group(1), role.group(1), database.group(1), database.group(2))
+
+
 @pytest.fixture
 def generated(gen: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     out = tmp_path / "data"
@@ -187,6 +248,8 @@ def test_services(compose: dict[str, Any]) -> None:
     assert services["synapse"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert "healthcheck" in services["postgres"]
     assert "synapse" in services["yakuba"]["depends_on"]
+    # yakuba's store is on postgres: it waits until the server (and its database) is up
+    assert services["yakuba"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["yakuba"]["build"]["context"] == ".."
     assert (DIR / ".." / services["yakuba"]["build"]["dockerfile"]).resolve() == (
         DIR / "Dockerfile"
@@ -264,8 +327,10 @@ def test_generate_creates_everything_compose_needs(
         assert path.stat().st_mode & 0o077 == 0, f"{name} is readable by others"
     for service in compose["services"].values():
         for source, _target in _mounts(service):
-            if source.startswith("./"):
+            if source.startswith("./data/"):
                 assert _host_path(generated, source).exists(), source
+            elif source.startswith("./"):  # a file of this folder, e.g. the init script
+                assert (DIR / source).is_file(), source
     key = (generated / "secrets/synapse/signing.key").read_text().strip()
     algorithm, version, seed = key.split(" ")
     assert algorithm == "ed25519" and re.fullmatch(r"a_[A-Za-z0-9]{4}", version)
@@ -287,7 +352,12 @@ def test_generate_is_idempotent(
     assert gen.main([*argv, "--rewrite-config"]) == 0
     after = _files(generated)
     secret_files = [name for name in before if name.startswith("secrets/")]
-    assert "secrets/synapse/signing.key" in secret_files
+    assert {
+        "secrets/synapse/signing.key",
+        "secrets/postgres/password",
+        "secrets/postgres/yakuba_password",
+        "secrets/yakuba/store.dsn",
+    } <= set(secret_files)
     assert {n: after[n] for n in secret_files} == {n: before[n] for n in secret_files}
     assert after["appservice/registration.yaml"] == before["appservice/registration.yaml"]
 
@@ -375,7 +445,7 @@ def test_registration_and_yakuba_config(generated: Path, compose: dict[str, Any]
     url = urlsplit(registration["url"])
     config_path = _host_of(generated, yakuba, "/config/yakuba.yaml")
     assert config_path == generated / "yakuba/yakuba.yaml"
-    config = load_config(config_path, env={})
+    config = _yakuba_config(generated, compose)
     assert config.appservice is not None
     # Synapse reaches yakuba by its service name on the port the appservice listens on
     assert url.hostname == "yakuba" and "yakuba" in services
@@ -431,3 +501,189 @@ def test_element_config(generated: Path, compose: dict[str, Any]) -> None:
     assert "bug_report_endpoint_url" not in config
     text = path.read_text()
     assert "http" not in text.replace(PUBLIC, ""), "nothing but our homeserver is named"
+
+
+# --------------------------------------------------------------------------- yakuba's store
+
+
+def test_yakuba_store_is_the_compose_postgres(
+    generated: Path, compose: dict[str, Any], gen: ModuleType
+) -> None:
+    services = compose["services"]
+    yakuba, postgres = services["yakuba"], services["postgres"]
+    raw = _load_yaml(generated / "yakuba/yakuba.yaml")
+    assert raw["store"] == {"type": "postgresql", "dsn": {"file": "/run/secrets/yakuba_store_dsn"}}
+    # the DSN is a compose secret given to yakuba (and only to yakuba), 0600
+    dsn_file = _secret_file(generated, compose, yakuba, raw["store"]["dsn"]["file"])
+    assert dsn_file == generated / "secrets/yakuba/store.dsn"
+    assert dsn_file.stat().st_mode & 0o777 == 0o600
+    for name, service in services.items():
+        if name != "yakuba":
+            assert "yakuba_store_dsn" not in service.get("secrets", []), name
+    # yakuba's own loader reads it, as the container would
+    config = _yakuba_config(generated, compose)
+    assert config.store.type == "postgresql" and config.store.dsn is not None
+    dsn = conninfo_to_dict(config.store.dsn.get())
+    assert set(dsn) == {"host", "port", "dbname", "user", "password"}
+    # ... naming the postgres service on the port its image listens on
+    assert dsn["host"] == "postgres" and "postgres" in services
+    assert "ports" not in postgres and "PGPORT" not in postgres["environment"]
+    assert dsn["port"] == "5432" == str(gen.POSTGRES_PORT)
+    # ... and the role and database the init script creates, with the password it reads
+    script = _init_script()
+    assert (dsn["user"], dsn["dbname"]) == (script.role, script.database)
+    assert script.owner == script.role != postgres["environment"]["POSTGRES_USER"]
+    password_file = _secret_file(generated, compose, postgres, script.password_file)
+    assert password_file == generated / "secrets/postgres/yakuba_password"
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    assert dsn["password"] == password_file.read_text().strip()
+    assert dsn["password"] != (generated / "secrets/postgres/password").read_text().strip()
+    # generate.py reads the same file on the host (to write the registration)
+    host = gen.host_view(copy.deepcopy(raw), generated)
+    assert host["store"]["dsn"] == {"file": str(dsn_file)}
+
+
+def test_init_script_is_mounted_into_postgres(compose: dict[str, Any], gen: ModuleType) -> None:
+    postgres = compose["services"]["postgres"]
+    (source,) = [s for s, t in _mounts(postgres) if t.startswith(INITDB_DIR + "/")]
+    assert (DIR / source).resolve() == INIT_SQL
+    assert f"{source}:{INITDB_DIR}/yakuba.sql:ro" in postgres["volumes"]
+    # the image's postgres user runs the script: generate.py gives it the password file
+    # (uid 70 is the alpine images' postgres user)
+    assert postgres["image"].endswith("-alpine") and gen.POSTGRES_UID == 70
+    out = Path("/data")
+    assert (out / "secrets/postgres/yakuba_password", 70) in gen.ownership(out)
+    assert (out / "secrets/yakuba", gen.YAKUBA_UID) in gen.ownership(out)
+    # the healthcheck asks over TCP: not healthy while the init scripts run (socket only)
+    assert "--host=127.0.0.1" in postgres["healthcheck"]["test"]
+
+
+def test_store_dsn_quotes_the_password(gen: ModuleType) -> None:
+    password = "p@ss:w/o?r#d% 'x'"
+    dsn = conninfo_to_dict(gen.store_dsn(password))
+    assert dsn == {
+        "user": "yakuba",
+        "password": password,
+        "host": "postgres",
+        "port": "5432",
+        "dbname": "yakuba",
+    }
+
+
+def test_readme_names_what_exists(generated: Path) -> None:
+    """Every data/... path the README names is made by generate.py; every other file of
+    this folder it names is in the repository."""
+    text = (DIR / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"(?<![\w/.-])data/[\w./-]*[\w/]", text))
+    concrete = {p for p in named if not re.search(r"[$<…]", p)}
+    assert {"data/secrets/yakuba/store.dsn", "data/secrets/postgres/yakuba_password"} <= concrete
+    for path in sorted(concrete):
+        assert (generated / path.removeprefix("data/")).exists(), path
+    assert "`postgres-init/yakuba.sql`" in text and INIT_SQL.is_file()
+
+
+def _unavailable(problem: str) -> NoReturn:
+    if in_ci():  # CI has a PostgreSQL server: a skip there would hide a gap
+        pytest.fail(problem)
+    pytest.skip(problem)
+
+
+def _psql() -> str | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))
+    return found[-1] if found else shutil.which("psql")
+
+
+def _scram_matches(verifier: str, password: str) -> bool:
+    """Whether PostgreSQL's SCRAM-SHA-256 verifier (pg_authid.rolpassword) is of
+    ``password`` (RFC 5802: StoredKey = H(HMAC(SaltedPassword, "Client Key")))."""
+    match = re.fullmatch(r"SCRAM-SHA-256\$(\d+):([^$]+)\$([^:]+):(.+)", verifier)
+    assert match, "not a SCRAM-SHA-256 verifier"
+    iterations, salt, stored_key = int(match[1]), base64.b64decode(match[2]), match[3]
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    return hmac.compare_digest(hashlib.sha256(client_key).digest(), base64.b64decode(stored_key))
+
+
+async def test_init_script_on_postgresql(
+    postgres_server: Server, generated: Path, compose: dict[str, Any], tmp_path: Path
+) -> None:
+    """The init script run as the image runs it (psql -v ON_ERROR_STOP=1 -f), on the test
+    suite's server: it creates a login role with the DSN's password and a UTF8 database it
+    owns, where yakuba's store migrates as that role (no superuser)."""
+    if postgres_server.problem:
+        _unavailable(postgres_server.problem)
+    psql = _psql()
+    if psql is None:
+        _unavailable("no psql on this machine (Debian: postgresql-client)")
+    admin = postgres_server.dsn
+    async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
+        row = await (
+            await conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        ).fetchone()
+    if not (row and row[0]):
+        _unavailable("the test server's role is not a superuser: it cannot create roles")
+
+    config = _yakuba_config(generated, compose)
+    assert config.store.dsn is not None
+    password = str(conninfo_to_dict(config.store.dsn.get())["password"])
+    script = _init_script()
+    postgres = compose["services"]["postgres"]
+    password_file = _secret_file(generated, compose, postgres, script.password_file)
+    # the same script, under a name of this run (roles are global to a server) and with
+    # the secret's host file in place of its path in the container
+    name = f"yakuba_compose_{os.getpid()}"
+    text, count = re.subn(
+        rf"\b(ROLE|DATABASE|OWNER) {script.role}\b", rf"\1 {name}", INIT_SQL.read_text()
+    )
+    assert count == 3
+    assert script.password_file in text
+    sql = tmp_path / "yakuba.sql"
+    sql.write_text(text.replace(script.password_file, str(password_file)), encoding="utf-8")
+
+    async def admin_sql(*statements: str) -> None:
+        async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
+            for statement in statements:
+                await conn.execute(statement)
+
+    drop = (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"DROP ROLE IF EXISTS {name}")
+    await admin_sql(*drop)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            psql,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "--no-psqlrc",
+            "--dbname",
+            admin,
+            "-f",
+            str(sql),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _out, err = await process.communicate()
+        assert process.returncode == 0, err.decode()
+        async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
+            role = await (
+                await conn.execute(
+                    "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolpassword"
+                    " FROM pg_authid WHERE rolname = %s",
+                    [name],
+                )
+            ).fetchone()
+            database = await (
+                await conn.execute(
+                    "SELECT pg_encoding_to_char(encoding), pg_get_userbyid(datdba)"
+                    " FROM pg_database WHERE datname = %s",
+                    [name],
+                )
+            ).fetchone()
+        assert role is not None and database is not None
+        assert role[:4] == (True, False, False, False)
+        assert _scram_matches(role[4], password)
+        assert not _scram_matches(role[4], password + "x")
+        assert database == ("UTF8", name)
+        # yakuba's store creates its tables there, as the role, with the DSN's password
+        store = await open_postgres(make_conninfo(admin, user=name, dbname=name, password=password))
+        await store.close()
+    finally:
+        await admin_sql(*drop)
