@@ -8,6 +8,7 @@ send ledger, every change is one store transaction, so a restart resumes where i
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -471,7 +472,8 @@ class RollCallService:
         department = self._config.department(department_id)
         leads = department.leads if department else ()
         users = sorted(p.user_id for p in people)
-        batch = abs(hash(tuple(users))) % 10**8  # the same people, the same message
+        # the same people, the same key (in every process: not Python's salted hash())
+        batch = hashlib.sha256("\n".join(users).encode()).hexdigest()[:16]
         for lead in leads:
             room = await self._messenger.direct_room(lead)
             if room is None:
