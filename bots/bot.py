@@ -41,7 +41,7 @@ from bots.matrix.messenger import MatrixMessenger
 from bots.matrix.outbox import Outbox
 from bots.matrix.roomstate import RoomState
 from bots.matrix.session import StartupError, log_in, make_client, prepare_encryption
-from bots.matrix.undecryptable import UndecryptableMessages
+from bots.matrix.undecryptable import MIN_SYNCS, UndecryptableMessages
 from bots.permissions import Permissions
 from bots.store.database import Database
 from bots.store.events import EventStore
@@ -92,6 +92,8 @@ class Bot:
         self.user_id = self.bot_config.user_id
         self._clock = clock
         self.undecryptable_grace_s = undecryptable_grace_s
+        #: and at least this many syncs (a key may come a sync or two after its message)
+        self.undecryptable_min_syncs = MIN_SYNCS
         self._sessions = SessionStore(db)
         self._events = EventStore(db)
         store_dir = config.data_dir / "bots" / name
@@ -290,7 +292,21 @@ class Bot:
             self.room_state.remember(room_id, [*info.state, *info.timeline.events])
             await self._record_join(room_id, [*info.state, *info.timeline.events])
             events = list(info.timeline.events)
-            if info.timeline.limited and since is not None and info.timeline.prev_batch:
+            # Synapse marks a newly joined room's timeline limited; when our join is in
+            # it, everything after the join is too and what came before is not ours
+            joined_here = any(
+                isinstance(e, RoomMemberEvent)
+                and e.state_key == self.user_id
+                and e.membership == "join"
+                and e.prev_membership != "join"
+                for e in events
+            )
+            if (
+                info.timeline.limited
+                and since is not None
+                and info.timeline.prev_batch
+                and not joined_here
+            ):
                 events = await self._fetch_gap(room_id, info.timeline.prev_batch, since) + events
             for event in events:
                 try:
@@ -396,7 +412,9 @@ class Bot:
         if joined_at is None or event.server_timestamp < joined_at:
             return  # from before the bot joined: never taken as a command
         if isinstance(event, MegolmEvent):
-            self.undecryptable.wait_for_key(event, room_id, self.undecryptable_grace_s)
+            self.undecryptable.wait_for_key(
+                event, room_id, self.undecryptable_grace_s, self.undecryptable_min_syncs
+            )
             return
         for listener in self.event_listeners:
             await listener(room_id, event.source, bool(getattr(event, "decrypted", False)))

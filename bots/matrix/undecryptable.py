@@ -1,5 +1,9 @@
 """Messages a bot could not decrypt: wait a little for the room key (it often arrives in
-the next sync), then answer politely and ask for the key, once per message."""
+the next sync), then answer politely and ask for the key, once per message.
+
+The wait is counted in time *and* in syncs: under load one sync can take longer than the
+grace period, and Synapse hands out at most 100 to-device messages (room keys) per sync,
+so a key may come a sync or two after its message."""
 
 from __future__ import annotations
 
@@ -19,11 +23,17 @@ from bots.store.events import EventStore
 log = logging.getLogger(__name__)
 
 
+#: syncs to wait for a key at least, however long they take
+MIN_SYNCS = 3
+
+
 @dataclass
 class _Waiting:
     event: MegolmEvent
     room_id: str
     deadline: float
+    min_syncs: int
+    syncs: int = 0
 
 
 class UndecryptableMessages:
@@ -46,8 +56,10 @@ class UndecryptableMessages:
         self._clock = clock
         self._waiting: list[_Waiting] = []
 
-    def wait_for_key(self, event: MegolmEvent, room_id: str, grace_s: float) -> None:
-        self._waiting.append(_Waiting(event, room_id, self._clock() + grace_s))
+    def wait_for_key(
+        self, event: MegolmEvent, room_id: str, grace_s: float, min_syncs: int = MIN_SYNCS
+    ) -> None:
+        self._waiting.append(_Waiting(event, room_id, self._clock() + grace_s, min_syncs))
 
     async def retry(self, handle: Callable[[str, Any], Awaitable[None]]) -> None:
         """Decrypt what now can be (and `handle` it); apologise for what timed out."""
@@ -58,9 +70,10 @@ class UndecryptableMessages:
                 decrypted = self._client.decrypt_event(item.event)
             except Exception:
                 decrypted = None
+            item.syncs += 1
             if decrypted is not None:
                 await handle(item.room_id, decrypted)
-            elif now < item.deadline:
+            elif now < item.deadline or item.syncs < item.min_syncs:
                 self._waiting.append(item)
             else:
                 await self._apologise(item)

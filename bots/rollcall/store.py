@@ -331,13 +331,14 @@ class RollCallStore:
                 return False
             changed = await tx.execute(
                 "UPDATE rollcall_targets SET safety = ?, attendance = ?, note = ?,"
-                " answered_at = ?, answer_event = ?, due_at = NULL"
+                " answered_at = ?, answer_event = ?, receipt_for = ?, due_at = NULL"
                 " WHERE rollcall_id = ? AND user_id = ?",
                 (
                     answer.safety.value if answer.safety else None,
                     answer.attendance.value if answer.attendance else None,
                     answer.note,
                     to_ms(now),
+                    event_id,
                     event_id,
                     call_id,
                     user_id,
@@ -348,6 +349,23 @@ class RollCallStore:
                 (call_id,),
             )
         return changed > 0
+
+    async def receipts_owed(self, limit: int = 500) -> list[tuple[Target, str]]:
+        """People whose latest answer has no receipt yet, with that answer's event."""
+        rows = await self._db.fetchall(
+            f"SELECT {_TARGET}, receipt_for FROM rollcall_targets"
+            " WHERE receipt_for IS NOT NULL ORDER BY answered_at LIMIT ?",
+            (limit,),
+        )
+        return [(_target(r), str(r[-1])) for r in rows]
+
+    async def receipt_sent(self, call_id: int, user_id: str, answer_event: str) -> None:
+        """Done, unless a newer answer came meanwhile (it is owed its own receipt)."""
+        await self._db.execute(
+            "UPDATE rollcall_targets SET receipt_for = NULL"
+            " WHERE rollcall_id = ? AND user_id = ? AND receipt_for = ?",
+            (call_id, user_id, answer_event),
+        )
 
     # --- escalation ---------------------------------------------------------------------
 

@@ -383,6 +383,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 note TEXT,
                 answered_at BIGINT,
                 answer_event TEXT,
+                receipt_for TEXT,
                 escalated_at BIGINT,
                 PRIMARY KEY (rollcall_id, user_id)
             )""",

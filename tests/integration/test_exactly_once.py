@@ -90,6 +90,7 @@ async def test_undecryptable_message_gets_a_polite_answer(
     app = await running.start()
     for bot in app.bots.values():
         bot.undecryptable_grace_s = 0.0  # no need to wait for a room key that will never come
+        bot.undecryptable_min_syncs = 0
     staff = await Staff.create(synapse, unique("ito"), "pw-ito-1234", tmp_path / "staff")
     try:
         room = await staff.create_room(invite=[bot_id], encrypted=True)

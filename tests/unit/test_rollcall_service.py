@@ -378,6 +378,7 @@ async def test_a_restart_loses_no_answer_and_asks_no_one_twice(
     await first.service.on_alert(quake(), NOW)
     await first.service.run_due(NOW)
     await first.answer(SOUMU[0], text="1")
+    await first.service.run_due(NOW)  # its receipt
 
     # a new process: the same store and the homeserver's memory of txn ids (the ledger)
     second = make_world(db, tmp_path, messenger=first.messenger)
@@ -560,3 +561,42 @@ async def test_an_unknown_level_names_the_configured_ones(world: World) -> None:
     with pytest.raises(CommandError) as raised:
         await world.service.raise_level("非常体制", OFFICER, False, NOW)
     assert raised.value.params["levels"] == "注意体制・警戒体制"
+
+
+async def test_a_receipt_owed_when_the_process_stopped_is_sent_after_the_restart(
+    db: Database, tmp_path: Path
+) -> None:
+    first = make_world(db, tmp_path)
+    await first.service.on_alert(quake(), NOW)
+    await first.service.run_due(NOW)
+    await first.answer(SOUMU[0], text="1")
+    await first.answer(SOUMU[0], text="3 ねんざ")  # a second answer before any receipt
+
+    second = make_world(db, tmp_path, messenger=first.messenger)
+    await second.service.run_due(NOW + timedelta(seconds=1))
+    receipts = [s for s in first.messenger.sent if s.key.startswith("rollcall:answer:")]
+    assert len(receipts) == 1  # one receipt, for what stands: the second answer
+    assert "軽傷" in receipts[0].content["body"]
+    await second.service.run_due(NOW + timedelta(seconds=2))
+    assert len([s for s in first.messenger.sent if s.key.startswith("rollcall:answer:")]) == 1
+
+
+async def test_the_tally_is_edited_at_most_every_status_every_s(
+    db: Database, tmp_path: Path
+) -> None:
+    w = make_world(db, tmp_path)
+    ticks = [100.0]
+    w.service.status_every_s = 2.0
+    w.service._monotonic = lambda: ticks[0]
+    await w.service.on_alert(quake(), NOW)
+    await w.service.run_due(NOW)  # the tally is posted
+    for user in SOUMU:
+        await w.answer(user, text="1")
+        await w.service.run_due(NOW)
+    edits = [e for e in w.messenger.edits if e.key.startswith("rollcall:1:status")]
+    assert edits == []  # all within 2 s of the post: waiting
+    assert w.service.waiting >= 1
+    ticks[0] += 2.0
+    await w.service.run_due(NOW)
+    edits = [e for e in w.messenger.edits if e.key.startswith("rollcall:1:status")]
+    assert len(edits) == 1 and "回答 3/5" in edits[0].content["body"]
