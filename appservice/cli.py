@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from appservice import audit_cli, backup_cli, outbox_cli
+from appservice import audit_cli, backup_cli, outbox_cli, provision_cli
 from appservice.registration import write_registration
 from appservice.service import Appservice
 from bots.app import App, Service
@@ -46,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     outbox_cli.add_parser(sub)
     audit_cli.add_parser(sub)
     backup_cli.add_parser(sub)
+    provision_cli.add_parser(sub)
     alert = sub.add_parser("alert", help="alert tools")
     alert_sub = alert.add_subparsers(dest="alert_command", required=True)
     parse = alert_sub.add_parser(
@@ -79,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in backup_cli.COMMANDS:
         return asyncio.run(backup_cli.run(args, config))
     try:
+        if args.command == "provision":
+            return asyncio.run(provision_cli.run(args, config))
         if args.command in ("outbox", "audit"):
             return asyncio.run(_with_db(config, args))
         setup_logging(config.logging.level)

@@ -32,6 +32,7 @@ from bots.config_alerts import AlertSettings
 from bots.config_announcements import AnnouncementSettings
 from bots.config_bridge import AppserviceSettings, Hook, Outbound, System
 from bots.config_errors import ConfigError, ConfigErrors, describe, fail, translate
+from bots.config_provision import ProvisionSettings
 from bots.config_rollcall import RollCallSettings, StaffingSettings
 from bots.config_types import (
     CHECKS,
@@ -279,6 +280,8 @@ class Config(Model):
     # last, so that their checks see the departments, bots, alerts and endpoints
     rollcall: RollCallSettings = RollCallSettings()
     staffing: StaffingSettings = StaffingSettings()
+    #: `yakuba provision`: the org chart and the staff list (after the departments)
+    provisioning: ProvisionSettings | None = None
 
     @field_validator("systems", "hooks")
     @classmethod

@@ -36,7 +36,7 @@ def rollcall_commands(
         call = await service.store.get(call_id)
         if call is not None:
             await ctx.reply(
-                key, number=call.id, room=call.status_room, people=_people(service, call)
+                key, number=call.id, room=call.status_room, people=await _people(service, call)
             )
 
     @commands.command(
@@ -166,5 +166,5 @@ async def _pick(service: RollCallService, number: int | None) -> RollCall:
     return calls[0]
 
 
-def _people(service: RollCallService, call: RollCall) -> int:
-    return len(service.roster(service.level(call)))
+async def _people(service: RollCallService, call: RollCall) -> int:
+    return len(await service.roster(service.level(call)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,8 @@ from bots.config_rollcall import StaffingLevel
 from bots.i18n import Catalog
 from bots.matrix import content as mc
 from bots.messenger import Messenger
+from bots.provision.model import Person
+from bots.provision.roster import StaffStore
 from bots.rollcall import answers as parse
 from bots.rollcall import render
 from bots.rollcall.model import Answer, Kind, RollCall, State, Target
@@ -35,6 +38,8 @@ log = logging.getLogger(__name__)
 Resolve = Callable[[str], Awaitable[str | None]]
 #: people asked at the same time (each may need a new direct room first)
 SEND_CONCURRENCY = 8
+#: how often to look whether a new direct room is ready
+READY_POLL_S = 0.25
 MANUAL = "manual"
 
 
@@ -55,8 +60,22 @@ class RollCallService:
         config: Config,
         resolve_room: Resolve,
         audit: AuditLog | None = None,
+        staff: StaffStore | None = None,
+        *,
+        ready_wait_s: float = 0.0,
+        status_every_s: float = 0.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
+        #: how long one question waits for a new direct room to be ready
+        self.ready_wait_s = ready_wait_s
+        #: the least time between two edits of a tally (answers arriving together are
+        #: shown in one edit)
+        self.status_every_s = status_every_s
+        self._monotonic = monotonic
+        self._status_at: dict[int, float] = {}
+        #: the staff `yakuba provision` recorded (the same database as the roll calls')
+        self._staff = staff if staff is not None else StaffStore(store._db)
         self._audit = audit
         self._messenger = messenger
         self._catalog = catalog
@@ -70,22 +89,30 @@ class RollCallService:
 
     # --- who is asked -------------------------------------------------------------------
 
-    def roster(self, level: StaffingLevel | None = None) -> list[tuple[str, str]]:
-        """(user, department) of everyone asked: all departments' staff, or whom the
+    async def roster(self, level: StaffingLevel | None = None) -> list[tuple[str, str]]:
+        """(user, department) of everyone asked: all departments' staff (config's and
+        the staff list's that `yakuba provision` keeps; leavers never), or whom the
         staffing level calls in."""
+        provisioned = await self._staff.active()
+        members: dict[str, list[str]] = {d.id: list(d.staff) for d in self._config.departments}
+        for person in provisioned:
+            members.setdefault(person.department, []).append(person.user_id)
         people: dict[str, str] = {}
-        for department in self._config.departments:
-            if level is None or department.id in level.departments:
-                for user in department.staff:
-                    people.setdefault(user, department.id)
+        for department_id, users in members.items():
+            if level is None or department_id in level.departments:
+                for user in users:
+                    people.setdefault(user, department_id)
         for user in level.users if level else ():
-            people.setdefault(user, self._department_of(user))
+            people.setdefault(user, self._department_of(user, provisioned))
         return list(people.items())
 
-    def _department_of(self, user: str) -> str:
+    def _department_of(self, user: str, provisioned: list[Person]) -> str:
         for department in self._config.departments:
             if user in department.staff or user in department.leads:
                 return department.id
+        for person in provisioned:
+            if person.user_id == user:
+                return person.department
         return ""
 
     def department_names(self, lang: str) -> dict[str, str]:
@@ -167,7 +194,7 @@ class RollCallService:
             strength=strength,
             started_by=by,
             status_room=room,
-            targets=self.roster(),
+            targets=await self.roster(),
             now=now,
             hold_until=now + hold if hold else None,
             alert=alert,
@@ -257,7 +284,7 @@ class RollCallService:
             strength=rank,
             started_by=by,
             status_room=await self._status_room(),
-            targets=self.roster(level),
+            targets=await self.roster(level),
             now=now,
             alert=alert,
             supersede=current[0].id if current else None,
@@ -361,8 +388,8 @@ class RollCallService:
             return True
         call, target, given = chosen
         merged = parse.merge(_answer_of(target), given)
+        # the receipt goes out with the next pass (answers arriving together: together)
         await self.store.record_answer(call.id, sender, merged, event_id, now)
-        await self._say(room_id, render.receipt(call, merged, t), reply_key, event_id, sender)
         return True
 
     async def _stranger(
@@ -404,6 +431,7 @@ class RollCallService:
             for call_id in await self.store.holds_over(now):
                 done += await self.store.set_state(call_id, State.RUNNING, now, "hold")
             done += await self._ask(now)
+            done += await self._receipts()
             done += await self._escalate(now)
             done += await self._refresh_status()
             done += await self.store.purge(now - self._settings.retention, now)
@@ -421,7 +449,7 @@ class RollCallService:
             if call is None:
                 return 0
             async with gate:
-                room = await self._messenger.direct_room(target.user_id)
+                room = await self._ready_room(target.user_id)
                 if room is None:
                     waiting += 1
                     return 0
@@ -449,6 +477,43 @@ class RollCallService:
         self.waiting = waiting
         return sum(results)
 
+    async def _receipts(self) -> int:
+        """Tell each person who answered what was recorded (the latest answer only)."""
+        owed = await self.store.receipts_owed()
+        calls = {c.id: c for c in await self.store.open_calls()}
+        gate = asyncio.Semaphore(SEND_CONCURRENCY)
+
+        async def one(target: Target, answer_event: str) -> int:
+            call = calls.get(target.rollcall_id) or await self.store.get(target.rollcall_id)
+            if call is None or target.room_id is None:
+                return 0
+            t = self._t(self._config.language_for(target.user_id))
+            text = render.receipt(call, _answer_of(target), t)
+            async with gate:
+                await self._say(
+                    target.room_id,
+                    text,
+                    f"rollcall:answer:{answer_event}",
+                    answer_event,
+                    target.user_id,
+                )
+            await self.store.receipt_sent(target.rollcall_id, target.user_id, answer_event)
+            return 1
+
+        return sum(await asyncio.gather(*(one(x, e) for x, e in owed)))
+
+    async def _ready_room(self, user_id: str) -> str | None:
+        """The person's direct room; a room just made is waited for (it is ready once the
+        next sync shows it), so that the first questions go out while others' rooms are
+        still being made."""
+        room = await self._messenger.direct_room(user_id)
+        waited = 0.0
+        while room is None and waited < self.ready_wait_s:
+            await asyncio.sleep(READY_POLL_S)
+            waited += READY_POLL_S
+            room = await self._messenger.direct_room(user_id)
+        return room
+
     async def _escalate(self, now: datetime) -> int:
         rounds = 1 + self._settings.escalate_after
         pending = await self.store.to_escalate(rounds)
@@ -470,7 +535,9 @@ class RollCallService:
 
     async def _tell_leads(self, call: RollCall, department_id: str, people: list[Target]) -> bool:
         department = self._config.department(department_id)
-        leads = department.leads if department else ()
+        configured = department.leads if department else ()
+        # the config's leads and the staff list's (yakuba provision)
+        leads = list(dict.fromkeys([*configured, *await self._staff.leads_of(department_id)]))
         users = sorted(p.user_id for p in people)
         # the same people, the same key (in every process: not Python's salted hash())
         batch = hashlib.sha256("\n".join(users).encode()).hexdigest()[:16]
@@ -510,7 +577,13 @@ class RollCallService:
         done = 0
         lang = self._config.language
         t = self._t(lang)
+        postponed = 0
         for call, version in await self.store.stale_status():
+            last = self._status_at.get(call.id)
+            if last is not None and self._monotonic() - last < self.status_every_s:
+                postponed += 1  # shown by a pass a moment later, with what came meanwhile
+                continue
+            self._status_at[call.id] = self._monotonic()
             targets = await self.store.targets(call.id)
             level = self.level(call)
             content = render.status(
@@ -538,6 +611,7 @@ class RollCallService:
             if event_id is not None:
                 await self.store.status_shown(call.id, event_id, version)
                 done += 1
+        self.waiting += postponed
         return done
 
     async def missing(self, call: RollCall, lang: str) -> list[str]:

@@ -435,4 +435,34 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX audit_log_at ON audit_log (at)",
         ),
     ),
+    Migration(
+        9,
+        "provisioned staff (the roll-call roster from the staff list) and personnel notices",
+        (
+            # one row per employee number from `yakuba provision`; leavers stay, inactive
+            """CREATE TABLE staff (
+                employee_number TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                kana TEXT NOT NULL,
+                department TEXT NOT NULL,
+                roles TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                active INTEGER NOT NULL,
+                updated_at BIGINT NOT NULL
+            )""",
+            "CREATE INDEX staff_user ON staff (user_id)",
+            "CREATE INDEX staff_department ON staff (active, department)",
+            # a move or a departure, told to the leads by the tasks bot (with open tasks)
+            """CREATE TABLE personnel_notices (
+                id INTEGER PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                from_department TEXT NOT NULL,
+                to_department TEXT,
+                created_at BIGINT NOT NULL,
+                done_at BIGINT
+            )""",
+            "CREATE INDEX personnel_notices_pending ON personnel_notices (done_at)",
+        ),
+    ),
 )

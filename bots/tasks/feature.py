@@ -6,15 +6,19 @@ from collections.abc import Callable
 
 from bots.features import FeatureBase, Reaction, RelatedMessage
 from bots.tasks.commands import task_commands
+from bots.tasks.moves import MoveNotices
 from bots.tasks.service import TaskService
 
 
 class TaskFeature(FeatureBase):
     name = "tasks"
 
-    def __init__(self, service: TaskService, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, service: TaskService, clock: Callable[[], float], moves: MoveNotices | None = None
+    ) -> None:
         super().__init__(clock)
         self.service = service
+        self.moves = moves
         self.commands = task_commands(service, self.now)
 
     async def on_reaction(self, reaction: Reaction) -> None:
@@ -30,4 +34,8 @@ class TaskFeature(FeatureBase):
             )
 
     async def run_due(self) -> int:
-        return await self.service.run_due(self.now())
+        now = self.now()
+        done = await self.service.run_due(now)
+        if self.moves is not None:  # personnel moves: open tasks told to the leads
+            done += await self.moves.run_due(now)
+        return done

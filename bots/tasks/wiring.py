@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 
 from bots.config import Config
 from bots.i18n import Catalog
+from bots.provision.roster import StaffStore
 from bots.store.database import Database
 from bots.tasks.calendar import BusinessCalendar
 from bots.tasks.feature import TaskFeature
+from bots.tasks.moves import MoveNotices
 from bots.tasks.service import TaskService
 from bots.tasks.store import ReminderPlan, TaskStore
 
@@ -41,4 +43,5 @@ def make_task_feature(
         calendar_from(config),
         bot.permissions.has_role,
     )
-    return TaskFeature(service, clock)
+    moves = MoveNotices(StaffStore(db), service.store, bot.messenger, catalog, config)
+    return TaskFeature(service, clock, moves)
