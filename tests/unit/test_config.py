@@ -78,6 +78,7 @@ def test_example_loads(tmp_path: Path) -> None:
     (tmp_path / "secrets" / "tasks.pickle").write_text("tasks-pickle-key-0123456789\n")
     (tmp_path / "secrets" / "alerts.password").write_text("alerts-password\n")
     (tmp_path / "secrets" / "alerts.pickle").write_text("alerts-pickle-key-0123456789\n")
+    (tmp_path / "secrets" / "synapse-admin.token").write_text("syt_admin_token\n")
 
     config = load_config(tmp_path / "yakuba.yaml", env=ENV)
 
