@@ -78,6 +78,9 @@ class RollCallFeature(FeatureBase):
             self.kick()
 
     async def run_due(self) -> int:
+        if self._driver is not None and not self._driver.done():
+            self._again = True  # the running driver makes one more pass
+            return 0
         return await self.service.run_due(self.now())
 
     def kick(self) -> None:
