@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from appservice import audit_cli, backup_cli, outbox_cli, provision_cli
 from appservice.registration import write_registration
 from appservice.service import Appservice
 from bots.app import App, Service
+from bots.audit import AuditLog, record_config_load
 from bots.cli import check_config, load_or_report, setup_logging
 from bots.config import Config
 from bots.matrix.session import StartupError
@@ -85,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("outbox", "audit"):
             return asyncio.run(_with_db(config, args))
         setup_logging(config.logging.level)
-        return asyncio.run(run_all(config))
+        return asyncio.run(run_all(config, args.config))
     except (DatabaseTooNew, DatabaseUnavailable) as exc:
         log.error("%s", exc)
         return 1
@@ -120,9 +122,10 @@ async def _with_db(config: Config, args: argparse.Namespace) -> int:
         await db.close()
 
 
-async def run_all(config: Config) -> int:
+async def run_all(config: Config, source: Path | None = None) -> int:
     """The bots, and the appservice when the config has one, until SIGINT/SIGTERM."""
     app = await App.create(config)
+    await record_config_load(AuditLog(app.db, time.time), source)
     services: list[Service] = []
     if config.appservice is not None:
         services.append(Appservice(config, app.db, app.bots))

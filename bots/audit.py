@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bots.spreadsheet import csv_bytes, guard
 from bots.store.database import Database
@@ -112,6 +113,16 @@ class AuditLog:
                 return int(entry_id)
             prev = digest
         return None
+
+
+async def record_config_load(log: AuditLog, source: Path | None) -> None:
+    """yakuba reads its config at start (a changed config takes a restart): which file,
+    and its SHA-256, so that what rules applied when can be told afterwards."""
+    if source is None:
+        await log.record("system", "config load")
+        return
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()  # noqa: ASYNC240 (once, at start)
+    await log.record("system", "config load", "", f"{source} sha256={digest}")
 
 
 CSV_HEADER = ("id", "at", "actor", "action", "room", "detail", "result")

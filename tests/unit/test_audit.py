@@ -6,11 +6,12 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bots.audit import AuditLog, to_csv
+from bots.audit import AuditLog, record_config_load, to_csv
 from bots.commands.arguments import Rest
 from bots.commands.builtin import builtin
 from bots.commands.context import CommandContext
@@ -169,3 +170,17 @@ async def test_csv_for_records_retention(db: Database) -> None:
     assert rows[0] == ["id", "at", "actor", "action", "room", "detail", "result"]
     assert rows[1][1] == "2027-01-15T08:00:00+00:00"
     assert rows[1][5].startswith("'=")
+
+
+async def test_the_config_read_at_start_is_recorded_with_its_digest(
+    db: Database, tmp_path: Path
+) -> None:
+    config = tmp_path / "yakuba.yaml"
+    config.write_text("homeserver: {}\n", encoding="utf-8")
+    log = AuditLog(db, Clock())
+    await record_config_load(log, config)
+    config.write_text("homeserver: {url: x}\n", encoding="utf-8")
+    await record_config_load(log, config)
+    first, second = await log.entries(action="config load")
+    assert first.actor == "system" and first.detail.startswith(f"{config} sha256=")
+    assert first.detail != second.detail  # a changed config is told apart
