@@ -44,6 +44,7 @@ from bots.config_types import (
     Duration,
     Feature,
     Language,
+    LocalText,
     LogLevel,
     Model,
     RoleKey,
@@ -180,13 +181,8 @@ class Bot(Model):
         return value
 
 
-class DepartmentName(Model):
-    ja: str
-    en: str | None = None
-
-    def get(self, language: str) -> str:
-        """The name in ``language``, falling back to Japanese."""
-        return self.en if language == "en" and self.en else self.ja
+#: a department's name in Japanese (required) and English
+DepartmentName = LocalText
 
 
 class Department(Model):

@@ -14,7 +14,7 @@ from bots.config_errors import fail
 from bots.config_types import Duration, Model, RoomRef, UserId
 
 Level = Literal["info", "advisory", "warning", "emergency"]
-_INTENSITIES = ("1", "2", "3", "4", "5-", "5+", "6-", "6+", "7")
+INTENSITIES = ("1", "2", "3", "4", "5-", "5+", "6-", "6+", "7")
 
 
 def area_code(value: str) -> str:
@@ -48,6 +48,16 @@ def _check_digit(jis5: str) -> int:
 AreaCode = Annotated[str, AfterValidator(area_code)]
 
 
+def intensity_code(value: str) -> str:
+    """A seismic intensity as JMA codes it: "5-" is 震度5弱, "6+" 震度6強."""
+    if value not in INTENSITIES:
+        raise fail(f"expected one of {', '.join(INTENSITIES)}, got {value!r}")
+    return value
+
+
+Intensity = Annotated[str, AfterValidator(intensity_code)]
+
+
 class Point(Model):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
@@ -60,18 +70,11 @@ class AlertRoute(Model):
     #: the least severe level that reaches the room
     min_severity: Level = "info"
     #: earthquakes reach the room from this intensity (e.g. "5-" = 震度5弱)
-    min_intensity: str | None = None
+    min_intensity: Intensity | None = None
     #: "city": only alerts about the city's own areas; "any": all; or a list of area codes
     areas: Literal["city", "any"] | tuple[AreaCode, ...] = "any"
     #: CAP polygons and circles: the alert concerns the room when it covers one of these
     points: tuple[Point, ...] = ()
-
-    @field_validator("min_intensity")
-    @classmethod
-    def _intensity(cls, value: str | None) -> str | None:
-        if value is not None and value not in _INTENSITIES:
-            raise fail(f"expected one of {', '.join(_INTENSITIES)}, got {value!r}")
-        return value
 
 
 class Drills(Model):

@@ -11,9 +11,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from bots.config_alerts import _INTENSITIES, AreaCode, Level
+from bots.config_alerts import AreaCode, Intensity, Level
 from bots.config_errors import fail
-from bots.config_types import DepartmentId, Duration, Model, RoomRef, UserId
+from bots.config_types import DepartmentId, Duration, LocalText, Model, RoomRef, UserId
 
 LevelId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
 
@@ -24,32 +24,17 @@ class Trigger(Model):
     #: "city": the city's own codes (alerts.city_codes); "any"; or a list of area codes
     areas: Literal["city", "any"] | tuple[AreaCode, ...] = "city"
     #: earthquakes from this seismic intensity in those areas (e.g. "5-" = 震度5弱)
-    min_intensity: str | None = None
+    min_intensity: Intensity | None = None
     #: the least severe level in those areas
     min_severity: Level | None = None
     #: a kind named in those areas contains one of these (e.g. 津波警報, 特別警報)
     kinds: tuple[str, ...] = ()
-
-    @field_validator("min_intensity")
-    @classmethod
-    def _intensity(cls, value: str | None) -> str | None:
-        if value is not None and value not in _INTENSITIES:
-            raise fail(f"expected one of {', '.join(_INTENSITIES)}, got {value!r}")
-        return value
 
     @model_validator(mode="after")
     def _something(self) -> Trigger:
         if self.min_intensity is None and self.min_severity is None and not self.kinds:
             raise fail("a trigger needs min_intensity, min_severity or kinds")
         return self
-
-
-class LocalText(Model):
-    ja: str
-    en: str | None = None
-
-    def get(self, language: str) -> str:
-        return self.en if language == "en" and self.en else self.ja
 
 
 class RollCallSettings(Model):

@@ -202,3 +202,14 @@ def none_as_empty(value: object) -> object:
 
 
 Duration = Annotated[timedelta, BeforeValidator(duration)]
+
+
+class LocalText(Model):
+    """A text in Japanese (required) and English."""
+
+    ja: str
+    en: str | None = None
+
+    def get(self, language: str) -> str:
+        """The text in ``language``, falling back to Japanese."""
+        return self.en if language == "en" and self.en else self.ja
