@@ -275,6 +275,7 @@ class RollCallService:
                 if manual:
                     raise CommandError("staffing.error.already", number=call.id)
                 return call.id
+        room = await self._status_room()
         call_id = await self.store.create(
             kind=Kind.STAFFING,
             level=level.id,
@@ -283,7 +284,7 @@ class RollCallService:
             area_key=level.id,
             strength=rank,
             started_by=by,
-            status_room=await self._status_room(),
+            status_room=room,
             targets=await self.roster(level),
             now=now,
             alert=alert,
@@ -291,7 +292,7 @@ class RollCallService:
         )
         if alert is not None:
             await self._record(
-                f"alert:{alert[0]}", "alert level", "", f"#{call_id} {level.id} {title}"
+                f"alert:{alert[0]}", "alert level", room, f"#{call_id} {level.id} {title}"
             )
         return call_id
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,10 @@ from nio import (
 )
 
 from bots.app import App
+from bots.audit import AuditLog, Entry
 from bots.config import Config, load_config
 from bots.demo.synapse import SynapseProcess
+from bots.store.database import Database
 
 
 def write_config(
@@ -75,6 +78,39 @@ async def eventually(predicate: Callable[[], bool], what: str, timeout_s: float 
                 await asyncio.sleep(0.05)
     except TimeoutError:
         raise AssertionError(f"timed out waiting for {what}") from None
+
+
+async def audited(
+    db: Database,
+    actor: str,
+    action: str,
+    count: int = 1,
+    detail: str | None = None,
+    timeout_s: float = 10,
+) -> list[Entry]:
+    """The audit log's entries of `actor` doing exactly `action` (with this `detail`, the
+    command's text, if given), once there are `count` of them (the dispatcher writes one
+    just after its reply); the log's chain checked intact."""
+    log = AuditLog(db, time.time)
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                entries = await log.entries(actor=actor, action=action)
+                found = [
+                    e  # exactly: entries(action="anpi") also gives "anpi start"…
+                    for e in entries
+                    if e.action == action and detail in (None, e.detail)
+                ]
+                if len(found) >= count:
+                    break
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        everything = [(e.actor, e.action, e.result) for e in await log.entries()]
+        raise AssertionError(
+            f"not {count} × {actor} {action!r} {detail or ''} in the audit log: {everything}"
+        ) from None
+    assert await log.verify() is None
+    return found
 
 
 def unique(prefix: str) -> str:

@@ -11,7 +11,7 @@ from nio import RoomGetStateEventResponse
 
 from bots.announcements.feature import AnnouncementFeature
 from bots.demo.synapse import SynapseProcess
-from tests.integration.harness import RunningApp, Staff, prepare, unique
+from tests.integration.harness import RunningApp, Staff, audited, prepare, unique
 
 
 def _feature(running: RunningApp) -> AnnouncementFeature:
@@ -91,6 +91,10 @@ async def test_publish_ack_status_remind_expire_edit_retract(
         )
         await lead.wait_for(lambda: bool(lead.replies_to(cmd, bot_id)), "publish reply")
         assert "3 ルーム" in _body(lead.replies_to(cmd, bot_id)[0])
+        assert running.app is not None
+        db = running.app.db
+        (published,) = await audited(db, lead.user_id, "announce")
+        assert (published.room_id, published.result) == (rooms[0], "ok")
         feature = _feature(running)
         ann = await feature.service.get(1)
         copies = await feature.service.store.copies(ann.id)
@@ -153,6 +157,8 @@ async def test_publish_ack_status_remind_expire_edit_retract(
             rooms[2], "!お知らせ 編集 1 年末年始の窓口業務(訂正)\n閉庁は12月28日から。"
         )
         await lead.wait_for(lambda: bool(lead.replies_to(edit, bot_id)), "edit reply")
+        (edited,) = await audited(db, lead.user_id, "announce edit")
+        assert (edited.room_id, edited.result) == (rooms[2], "ok")
         await a.wait_for(
             lambda: (
                 {
@@ -182,6 +188,10 @@ async def test_publish_ack_status_remind_expire_edit_retract(
         copies2 = await feature.service.store.copies(2)
         retract = await lead.send(rooms[0], "!お知らせ 取消 2")
         await lead.wait_for(lambda: bool(lead.replies_to(retract, bot_id)), "retract reply")
+        (retracted,) = await audited(db, lead.user_id, "announce retract")
+        assert (retracted.room_id, retracted.result) == (rooms[0], "ok")
+        assert retracted.detail == "!お知らせ 取消 2"
+        assert len(await audited(db, lead.user_id, "announce", count=2)) == 2
         for copy in copies2:
             assert copy.event_id not in await _pins(lead, copy.room_id)
             event = await lead.client.room_get_event(copy.room_id, copy.event_id)
@@ -202,6 +212,9 @@ async def test_scheduled_publication_survives_a_restart(
             rooms[1], "!announce at: in 2 hours Drill notice\nThe drill is at 10."
         )
         await lead.wait_for(lambda: bool(lead.replies_to(cmd, bot_id)), "scheduled reply")
+        assert running.app is not None
+        (scheduled,) = await audited(running.app.db, lead.user_id, "announce")
+        assert (scheduled.room_id, scheduled.result) == (rooms[1], "ok")
         await running.stop()
         await running.start()
         feature = _feature(running)

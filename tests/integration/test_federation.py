@@ -23,7 +23,7 @@ from nio import UnknownEvent
 from bots.demo.synapse import SynapseProcess
 from tests.integration.bridge import _alias
 from tests.integration.federation import TestCA, federating_config
-from tests.integration.harness import RunningApp, Staff, eventually, prepare
+from tests.integration.harness import RunningApp, Staff, audited, eventually, prepare
 from tests.samples import SAMPLES
 
 # 徳島県気象警報・注意報 (通常, 発表): a 高潮警報 (warning) for 藍住町 (3640300)
@@ -219,6 +219,10 @@ async def test_a_prefecture_user_cannot_run_the_citys_alert_command_unless_grant
     )
     (reply,) = world.clerk.replies_to(refused, world.bot)
     assert "権限が必要です" in reply.body
+    assert world.app.app is not None
+    db = world.app.app.db
+    (denied,) = await audited(db, world.clerk.user_id, "alert")
+    assert (denied.room_id, denied.result) == (world.shared, "denied")
 
     # a prefecture officer whom the config trusts and names a disaster officer: it works,
     # and the alert follows the city's routes (a 警報 in the city: the alert room only)
@@ -228,6 +232,8 @@ async def test_a_prefecture_user_cannot_run_the_citys_alert_command_unless_grant
     )
     (answer,) = world.officer.replies_to(granted, world.bot)
     assert "1 ルームに発表しました" in answer.body
+    (raised,) = await audited(db, world.officer.user_id, "alert")
+    assert (raised.room_id, raised.result) == (world.shared, "ok")
     await resident.wait_for(
         lambda: any(
             "県危機管理課より高潮警戒" in b for b in _bodies(resident, world.bot, world.saigai)

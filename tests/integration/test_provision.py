@@ -248,6 +248,11 @@ async def test_provision_a_city_again_and_after_personnel_moves(city: City, tmp_
         assert {p.user_id: p.roles for p in roster}[city.user(22)] == ("lead",)
         entries = await AuditLog(db, lambda: 0.0).entries(actor="cli:provision")
         assert len(entries) == len(done)
+        assert sorted(e.detail for e in entries) == sorted(planned)  # each change, once
+        assert {e.result for e in entries} == {"ok"}
+        soumu_id = await city.room_id(city.alias("soumu"))
+        invites = [e for e in entries if e.action == "provision invite"]
+        assert sum(e.room_id == soumu_id for e in invites) == 11 + 1  # 総務課, the bot
         assert {e.action for e in entries} >= {
             "provision room",
             "provision invite",
@@ -339,8 +344,14 @@ async def test_provision_a_city_again_and_after_personnel_moves(city: City, tmp_
             (mover, "soumu", "kensetsu"),
             (leaver, "soumu", None),
         ]
-        entries = await AuditLog(db, lambda: 0.0).entries(action="provision deactivate")
+        log = AuditLog(db, lambda: 0.0)
+        entries = await log.entries(action="provision deactivate")
         assert [e.result for e in entries] == ["ok"] and leaver in entries[0].detail
+        kicks = await log.entries(action="provision kick")
+        assert len(kicks) == kinds.count(Kick) and {e.result for e in kicks} == {"ok"}
+        rooms = {await city.room_id(soumu_room), await city.room_id(space_alias)}
+        assert {e.room_id for e in kicks} == rooms
+        assert await log.verify() is None
     finally:
         await db.close()
 

@@ -31,14 +31,17 @@ import pytest
 from aiohttp import web
 
 from appservice.registration import write_registration
+from bots.alerts.parse import parse_alert_document
+from bots.alerts.service import message_id
 from bots.config import load_config
 from bots.demo.synapse import SynapseConfig, SynapseProcess, free_port
 from bots.rollcall.feature import RollCallFeature
 from bots.rollcall.model import Kind, RollCall, State
 from bots.rollcall.render import POLL_START
 from bots.rollcall.service import RollCallService
+from bots.store.database import Database
 from tests.integration.bridge import ENDPOINT_SECRET, Bridge, Receiver, _alias
-from tests.integration.harness import Staff, register_bots, write_config
+from tests.integration.harness import Staff, audited, register_bots, write_config
 from tests.integration.rollcall_world import (
     Person,
     body,
@@ -94,6 +97,18 @@ class World:
     @property
     def as_url(self) -> str:
         return self.bridge.as_url
+
+    @property
+    def db(self) -> Database:
+        assert self.bridge.app is not None
+        return self.bridge.app.db
+
+    async def started_by(self, alert: bytes, call: RollCall) -> None:
+        """The audit log has the roll call started by the alert, in the office room."""
+        actor = f"alert:{message_id(parse_alert_document(alert)[0])}"
+        (started,) = await audited(self.db, actor, "anpi start")
+        assert (started.room_id, started.result) == (self.office, "ok")
+        assert started.detail == f"#{call.id} {call.title}"
 
     def tally(self, number: int) -> str:
         return tally(self.officer, self.bot, self.office, number)
@@ -282,6 +297,7 @@ async def test_a_drill_reaches_everyone_marked_and_an_officer_closes_it(world: W
     call = await w.open_call()
     assert call.drill and call.state is State.RUNNING
     number = call.id
+    await w.started_by(DRILL, call)
 
     # everyone: an is_direct invitation from the bot into an encrypted room of the two of
     # them, and the question in it, decrypted by their own client and marked 【訓練】
@@ -321,6 +337,8 @@ async def test_a_drill_reaches_everyone_marked_and_an_officer_closes_it(world: W
 
     # an officer closes it: the CSV goes to the office room
     assert f"No.{number} を終了しました" in await w.command("!安否 終了")
+    (closed,) = await audited(w.db, w.officer.user_id, "anpi close", detail="!安否 終了")
+    assert (closed.room_id, closed.result) == (w.office, "ok")
     rows = {r[2]: r for r in (await w.csv_of(number))[1:]}
     assert set(rows) == {p.user_id for p in w.staff}
     assert rows[a.user_id][4:7] == ["無事", "出勤可能", ""]
@@ -335,6 +353,8 @@ async def test_a_drill_reaches_everyone_marked_and_an_officer_closes_it(world: W
     clerk = w.departments[1][3]
     refused = await clerk.receipt(await clerk.send(clerk.dm, "!安否 開始"))
     assert refused == "このコマンドには「防災担当」の権限が必要です。"
+    (denied,) = await audited(w.db, clerk.user_id, "anpi start")
+    assert (denied.room_id, denied.result) == (clerk.dm, "denied")
     assert await w.service.store.open_calls() == []
     assert [c.id for c in await w.service.store.latest(Kind.ANPI)] == [number]
 
@@ -409,6 +429,7 @@ async def test_a_real_roll_call_with_resends_a_restart_and_the_csv(world: World)
     call = await w.open_call()
     assert not call.drill
     number = call.id
+    await w.started_by(REAL, call)
     await _everyone_asked(w, number, w.staff)
     for p in w.staff:
         assert not body(p.questions(number)[0]).startswith("【訓練】")
@@ -485,6 +506,8 @@ async def test_a_real_roll_call_with_resends_a_restart_and_the_csv(world: World)
 
     # an officer closes it; the CSV (downloaded and decrypted) has every answer
     assert f"No.{number} を終了しました" in await w.command("!anpi close")
+    (closed,) = await audited(w.db, w.officer.user_id, "anpi close", detail="!anpi close")
+    assert (closed.room_id, closed.result) == (w.office, "ok")
     table = await w.csv_of(number)
     assert table[0][:7] == [
         "安否確認No",

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import secrets
+import signal
+import time
 from pathlib import Path
 
 import pytest
 
+from appservice.cli import run_all
 from bots.app import App
+from bots.audit import AuditLog
 from bots.config import load_config
 from bots.demo.synapse import SynapseProcess, free_port
 from bots.matrix.session import StartupError
@@ -48,3 +54,26 @@ async def test_unreachable_homeserver_names_the_url(tmp_path: Path) -> None:
         await app.run()
     assert f"http://127.0.0.1:{port}" in str(caught.value)
     assert "homeserver.url" in str(caught.value)
+
+
+async def test_each_start_records_the_config_it_read_in_the_audit_log(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there: the start fails, after reading the config
+    fake = type("S", (), {"url": f"http://127.0.0.1:{port}"})()
+    fake.cfg = type("C", (), {"server_name": "localhost"})()
+    path = write_config(tmp_path, fake, {"tasks": {"localpart": "tasks"}})  # type: ignore[arg-type]
+    config = load_config(path)
+    try:
+        assert await run_all(config, path) == 1
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # run_all's, on the tests' event loop
+            asyncio.get_running_loop().remove_signal_handler(sig)
+    db = await Database.open(config.store.path)
+    try:
+        log = AuditLog(db, time.time)
+        (loaded,) = await log.entries(action="config load")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert (loaded.actor, loaded.room_id, loaded.result) == ("system", "", "ok")
+        assert loaded.detail == f"{path} sha256={digest}"
+        assert await log.verify() is None
+    finally:
+        await db.close()

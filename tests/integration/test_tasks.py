@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,10 @@ from icalendar import Calendar
 from nio import DownloadResponse, RoomEncryptedFile, RoomGetStateEventResponse
 from nio.crypto.attachments import decrypt_attachment
 
+from bots.audit import AuditLog
 from bots.demo.synapse import SynapseProcess
 from bots.tasks.feature import TaskFeature
-from tests.integration.harness import RunningApp, Staff, prepare, unique
+from tests.integration.harness import RunningApp, Staff, audited, prepare, unique
 
 TASKS = {
     "roles": {"lead": {"power_level": 50}},
@@ -71,6 +73,10 @@ async def test_lead_assigns_staff_finishes_board_and_export(
         )
         await lead.wait_for(lambda: bool(lead.replies_to(add, bot_id)), "task added")
         assert "[1]" in _text(lead.replies_to(add, bot_id)[0])
+        assert running.app is not None
+        db = running.app.db
+        (assigned,) = await audited(db, lead.user_id, "task add")  # to someone else
+        assert (assigned.room_id, assigned.result) == (room, "ok")
         await staff.wait_for(
             lambda: any("予算資料の作成" in _text(e) for e in staff.events_from(bot_id)),
             "the task message",
@@ -153,6 +159,8 @@ async def test_lead_assigns_staff_finishes_board_and_export(
             )
 
         await lead.wait_for(lambda: uploaded(".csv") and uploaded(".ics"), "the two files")
+        exports = await audited(db, lead.user_id, "task export", count=2)
+        assert [(e.room_id, e.result) for e in exports] == [(room, "ok")] * 2
         files = {
             e.body.rsplit(".", 1)[1]: e
             for e in lead.events_from(bot_id)
@@ -220,6 +228,9 @@ async def test_tasks_and_reminders_survive_a_restart_and_are_sent_once(
         reminders = [e for e in staff.events_from(bot_id) if "⏰" in _text(e)]
         assert len(reminders) == 2, [_text(e) for e in reminders]
         assert datetime.now(UTC) < task.due  # the reminders were driven by the chosen time
+        # a task of one's own is no privileged action: not in the audit log
+        assert running.app is not None
+        assert await AuditLog(running.app.db, time.time).entries(actor=staff.user_id) == []
     finally:
         await lead.close()
         await staff.close()

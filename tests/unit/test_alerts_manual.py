@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bots.alerts.commands import alert_commands
 from bots.alerts.levels import Severity
 from bots.alerts.manual import manual_cap, parse_level
 from bots.alerts.model import CapKey, MsgType, Status
@@ -19,11 +20,15 @@ from bots.alerts.officers import ManualAlerts
 from bots.alerts.parse import parse_alert_document
 from bots.alerts.service import AlertService
 from bots.alerts.store import AlertStore
+from bots.audit import AuditLog
+from bots.commands.dispatcher import Dispatcher, IncomingMessage
 from bots.commands.errors import CommandError
+from bots.commands.router import Role
 from bots.config import parse_config
 from bots.i18n import Catalog
 from bots.store.database import Database
-from tests.unit.fakes import KACHO, SERVER, TANAKA, FakeMessenger, bot_config
+from bots.store.events import EventStore
+from tests.unit.fakes import KACHO, SERVER, SUZUKI, TANAKA, FakeMessenger, bot_config
 
 pytestmark = pytest.mark.postgresql
 
@@ -142,6 +147,49 @@ async def test_another_officer_confirms_and_it_is_sent_once(world: World) -> Non
     assert caught.value.key == "alert.error.not_pending"
     assert caught.value.params == {"number": number}
     assert len(world.messenger.sent) == 2
+
+
+async def test_raising_and_confirming_by_command_are_in_the_audit_log(world: World) -> None:
+    # the commands through the dispatcher, as the bot runs them; officers: TANAKA, KACHO
+    log = AuditLog(world.db, NOW.timestamp)
+
+    async def role_check(user: str, room: str, role: Role) -> bool:
+        return user in (TANAKA, KACHO)
+
+    async def send(room_id: str, content: dict[str, Any], key: str) -> str | None:
+        return "$reply"
+
+    commands = alert_commands(world.manual, world.service, lambda: NOW).commands
+    events = EventStore(world.db)
+    dispatcher = Dispatcher(
+        "alerts",
+        BOT,
+        commands,
+        CATALOG,
+        lambda _: "ja",
+        events,
+        send,
+        role_check,
+        NOW.timestamp,
+        log,
+    )
+    at = int(NOW.timestamp() * 1000)
+    typed = [
+        (TANAKA, "!警報 緊急 避難指示"),
+        (SUZUKI, "!警報 確認 1"),  # no officer
+        (TANAKA, "!警報 確認 1"),  # the author
+        (KACHO, "!警報 確認 1"),  # the second officer
+    ]
+    for n, (sender, text) in enumerate(typed):
+        await dispatcher.handle(IncomingMessage(OFFICE, f"$c{n}", sender, text, (), at), [])
+    assert await state_of(world, 1) == "sent"
+    assert [(e.actor, e.action, e.room_id, e.result) for e in await log.entries()] == [
+        (TANAKA, "alert", OFFICE, "ok"),
+        (SUZUKI, "alert confirm", OFFICE, "denied"),
+        (TANAKA, "alert confirm", OFFICE, "error:alert.error.self_confirm"),
+        (KACHO, "alert confirm", OFFICE, "ok"),
+    ]
+    assert await log.verify() is None
 
 
 async def test_confirming_an_alert_that_does_not_exist(world: World) -> None:

@@ -183,4 +183,6 @@ async def test_the_config_read_at_start_is_recorded_with_its_digest(
     await record_config_load(log, config)
     first, second = await log.entries(action="config load")
     assert first.actor == "system" and first.detail.startswith(f"{config} sha256=")
+    assert (first.room_id, first.result) == ("", "ok")
     assert first.detail != second.detail  # a changed config is told apart
+    assert await log.verify() is None

@@ -18,6 +18,8 @@ import pytest
 
 from bots.alerts.model import Alert
 from bots.alerts.parse import parse_alert_document
+from bots.alerts.service import message_id
+from bots.audit import AuditLog
 from bots.commands.errors import CommandError
 from bots.config import Config, parse_config
 from bots.i18n import Catalog
@@ -147,7 +149,9 @@ def make_world(
 
     messenger = messenger or FakeMessenger(BOT)
     store = RollCallStore(db)
-    service = RollCallService(store, messenger, CATALOG, config, resolve)
+    service = RollCallService(
+        store, messenger, CATALOG, config, resolve, AuditLog(db, NOW.timestamp)
+    )
     return World(service, messenger, store, db, config)
 
 
@@ -484,14 +488,22 @@ async def test_after_the_hold_everyone_is_asked(db: Database, tmp_path: Path) ->
 
 async def test_a_cancel_of_the_alert_stops_a_held_roll_call(db: Database, tmp_path: Path) -> None:
     w = make_world(db, tmp_path, hold="5m")
-    await w.service.on_alert(quake(), NOW)
+    alert = quake()
+    await w.service.on_alert(alert, NOW)
     cancel = QUAKE.replace(
         "<InfoType>発表</InfoType>".encode(), "<InfoType>取消</InfoType>".encode()
     )
-    await w.service.on_alert(parse_alert_document(cancel)[0], NOW + timedelta(minutes=1))
+    cancelled = parse_alert_document(cancel)[0]
+    await w.service.on_alert(cancelled, NOW + timedelta(minutes=1))
     await w.service.run_due(NOW + timedelta(minutes=10))
     assert w.questions() == []
     assert await w.store.open_calls(Kind.ANPI) == []
+    log = AuditLog(db, NOW.timestamp)
+    assert [(e.actor, e.action, e.room_id, e.result) for e in await log.entries(action="anpi")] == [
+        (f"alert:{message_id(alert)}", "anpi start", OFFICE, "ok"),
+        (f"alert:{message_id(cancelled)}", "anpi stop", OFFICE, "ok"),
+    ]
+    assert await log.verify() is None
 
 
 async def test_an_aftershock_joins_the_running_roll_call_unless_it_is_stronger(
@@ -527,10 +539,17 @@ async def test_a_manual_start_while_one_runs_is_refused(world: World) -> None:
 
 
 async def test_an_alert_raises_the_highest_staffing_level_it_meets(world: World) -> None:
-    await world.service.on_alert(quake(), NOW)
+    alert = quake()
+    await world.service.on_alert(alert, NOW)
     await world.service.run_due(NOW)
     call = await open_call(world, Kind.STAFFING)
     assert call.level == "keikai"
+    log = AuditLog(world.db, NOW.timestamp)
+    (raised,) = await log.entries(action="alert level")
+    assert (raised.actor, raised.result) == (f"alert:{message_id(alert)}", "ok")
+    assert raised.room_id == OFFICE
+    assert raised.detail == f"#{call.id} keikai {alert.title}"
+    assert await log.verify() is None
     asks = [s for s in world.questions(Kind.STAFFING) if s.key.startswith(f"rollcall:{call.id}:")]
     assert sorted(asked(s) for s in asks) == sorted(STAFF)
     body = asks[0].content["body"]
