@@ -77,11 +77,28 @@ async def prepare_encryption(
     key_file: KeyFile,
     password: str,
 ) -> None:
-    """Upload the device's keys if needed, then cross-sign the device."""
+    """Upload the device's keys if needed, then cross-sign the device.
+
+    A homeserver restored from an older backup (or reset) no longer has the keys this
+    device uploaded long ago: they are uploaded again, the device's identity unchanged."""
+    api = MatrixHttp(client.homeserver, client.access_token, http)
+    if not client.should_upload_keys and not await _server_has_device(api, client):
+        log.warning(
+            "The homeserver has no keys for device %s of %s; uploading them again",
+            client.device_id,
+            client.user_id,
+        )
+        assert client.olm is not None  # encryption is set up by load_store()
+        client.olm.account.shared = False
     if client.should_upload_keys:
         await client.keys_upload()
-    api = MatrixHttp(client.homeserver, client.access_token, http)
     await ensure_cross_signed(api, client.user_id, client.device_id, key_file, password)
+
+
+async def _server_has_device(api: MatrixHttp, client: AsyncClient) -> bool:
+    body = {"device_keys": {client.user_id: [client.device_id]}}
+    found = await api.request("POST", "/_matrix/client/v3/keys/query", body)
+    return bool(found.get("device_keys", {}).get(client.user_id, {}).get(client.device_id))
 
 
 async def _call(client: AsyncClient, coro: object, bot: str) -> object:

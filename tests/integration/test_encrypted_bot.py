@@ -73,6 +73,36 @@ async def test_bot_device_is_cross_signed_and_stays_so_after_restart(
     assert keys_after == keys_before
 
 
+async def test_a_device_the_homeserver_lost_comes_back_with_the_same_identity(
+    synapse: SynapseProcess, admin_token: str, tmp_path: Path
+) -> None:
+    """The homeserver forgets the bot's device (reset, or restored from an older backup):
+    its token is refused, the bot logs in again as the same device, uploads that device's
+    keys again and cross-signs it with the identity it keeps."""
+    running = await prepare(
+        synapse, admin_token, tmp_path, {"alerts": {"localpart": unique("alerts")}}
+    )
+    bot_id = running.config.bots["alerts"].user_id
+    app = await running.start()
+    device = app.bots["alerts"].client.device_id
+    await running.stop()
+    keys_before = await _verified_identity(synapse, admin_token, bot_id, device)
+
+    async with (
+        aiohttp.ClientSession() as http,
+        http.delete(
+            f"{synapse.url}/_synapse/admin/v2/users/{bot_id}/devices/{device}",
+            headers={"Authorization": f"Bearer {admin_token}"},
+        ) as resp,
+    ):
+        assert resp.status == 200, await resp.text()
+
+    app = await running.start()
+    assert app.bots["alerts"].client.device_id == device
+    await running.stop()
+    assert await _verified_identity(synapse, admin_token, bot_id, device) == keys_before
+
+
 async def _verified_identity(
     synapse: SynapseProcess, token: str, user_id: str, device_id: str
 ) -> tuple[str, str]:
