@@ -63,6 +63,7 @@ def _target(row: Row) -> Target:
 class RollCallStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self.db = db  # the database the roll call shares (the staff list is kept there too)
 
     # --- roll calls ---------------------------------------------------------------------
 

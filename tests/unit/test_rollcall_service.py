@@ -605,8 +605,8 @@ async def test_the_tally_is_edited_at_most_every_status_every_s(
 ) -> None:
     w = make_world(db, tmp_path)
     ticks = [100.0]
-    w.service.status_every_s = 2.0
-    w.service._monotonic = lambda: ticks[0]
+    w.service.passes.status_every_s = 2.0
+    w.service.passes._monotonic = lambda: ticks[0]
     await w.service.on_alert(quake(), NOW)
     await w.service.run_due(NOW)  # the tally is posted
     for user in SOUMU:
