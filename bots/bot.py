@@ -50,6 +50,10 @@ from bots.store.sessions import SessionStore
 
 log = logging.getLogger(__name__)
 
+#: handled events are remembered this long (a stored sync position never goes back)
+HANDLED_KEPT_S = 30 * 24 * 3600
+PRUNE_EVERY_S = 3600
+
 SYNC_TIMEOUT_MS = 30_000
 #: each room's timeline in /sync; a longer gap is fetched with /messages
 TIMELINE_LIMIT = 50
@@ -139,6 +143,7 @@ class Bot:
         #: sees after joining, decrypted where it could be (the appservice's outbound rules)
         self.event_listeners: list[EventListener] = []
         self.sync_count = 0
+        self._pruned_at = float("-inf")
         self.synced = asyncio.Condition()
 
     # --- lifecycle -------------------------------------------------------------------
@@ -190,12 +195,25 @@ class Bot:
             return 0
         done = 0
         async with self._due_lock:  # close() waits for a run in progress
+            await self._prune_handled()
             for feature in self.features:
                 try:
                     done += await feature.run_due()
                 except Exception:
                     log.exception("bot %s: %s could not do what is due", self.name, feature.name)
         return done
+
+    async def _prune_handled(self) -> None:
+        """Forget, once an hour, which events were handled more than HANDLED_KEPT_S ago:
+        sync never hands them out again (its position is stored)."""
+        now = self._clock()
+        if now - self._pruned_at < PRUNE_EVERY_S:
+            return
+        self._pruned_at = now
+        try:
+            await self._events.prune(self.name, int((now - HANDLED_KEPT_S) * 1000))
+        except Exception:
+            log.exception("bot %s: pruning handled events failed", self.name)
 
     async def _set_display_name(self) -> None:
         wanted = self.bot_config.display_name
@@ -442,10 +460,14 @@ class Bot:
         text = command_text(content)
         if not is_command(text):
             root, reply = relation(content)
-            related = RelatedMessage(room_id, event.event_id, event.sender, text, root, reply)
-            await self._once(
-                event.event_id, *(f.on_related_message(related) for f in self.features)
-            )
+            # replies anywhere (thread comments, 了解 replies); other messages only in a
+            # direct room with the bot (roll-call answers), so that the chatter of busy
+            # rooms is not recorded as handled
+            if root or reply or self.messenger.member_count(room_id) <= 2:
+                related = RelatedMessage(room_id, event.event_id, event.sender, text, root, reply)
+                await self._once(
+                    event.event_id, *(f.on_related_message(related) for f in self.features)
+                )
             return
         mentions = (content.get("m.mentions") or {}).get("user_ids") or []
         root, reply = relation(content)

@@ -22,6 +22,12 @@ class EventStore:
             (bot, event_id, at_ms),
         )
 
+    async def prune(self, bot: str, before_ms: int) -> int:
+        """Forget the bot's events handled before then; the number forgotten."""
+        return await self._db.execute(
+            "DELETE FROM handled_events WHERE bot = ? AND handled_at < ?", (bot, before_ms)
+        )
+
     async def claim(self, event_id: str, purpose: str, bot: str) -> bool:
         """True if `bot` is the one to do `purpose` for this event (first claim wins).
 

@@ -68,3 +68,13 @@ async def test_handled_is_per_bot_and_per_event(events: EventStore) -> None:
     await events.mark_handled("tasks", "$ev1", 1000)
     assert await events.is_handled("alerts", "$ev1") is False
     assert await events.is_handled("tasks", "$ev2") is False
+
+
+async def test_prune_forgets_only_that_bots_old_events(events: EventStore) -> None:
+    await events.mark_handled("tasks", "$old", 1_000)
+    await events.mark_handled("tasks", "$new", 5_000)
+    await events.mark_handled("alerts", "$old", 1_000)
+    assert await events.prune("tasks", 2_000) == 1
+    assert not await events.is_handled("tasks", "$old")
+    assert await events.is_handled("tasks", "$new")
+    assert await events.is_handled("alerts", "$old")  # another bot's memory is its own
