@@ -33,7 +33,12 @@ from bots.config_announcements import AnnouncementSettings
 from bots.config_bridge import AppserviceSettings, Hook, Outbound, System
 from bots.config_errors import ConfigError, ConfigErrors, describe, fail, translate
 from bots.config_provision import ProvisionSettings
-from bots.config_rollcall import RollCallSettings, StaffingSettings
+from bots.config_rollcall import (
+    RollCallSettings,
+    StaffingSettings,
+    check_rollcall,
+    check_staffing,
+)
 from bots.config_types import (
     CHECKS,
     FEATURES,
@@ -291,43 +296,12 @@ class Config(Model):
     @field_validator("rollcall")
     @classmethod
     def _check_rollcall(cls, value: RollCallSettings, info: ValidationInfo) -> RollCallSettings:
-        bots = info.data.get("bots") or {}
-        serving = [name for name, bot in bots.items() if "rollcall" in bot.features]
-        if serving and value.room is None:
-            alerts = info.data.get("alerts")
-            if alerts is None or alerts.office_room is None:
-                raise fail("the roll call needs a room for its tally: set rollcall.room")
-        if value.triggers and serving and "alerts" not in bots[serving[0]].features:
-            raise fail(
-                f"rollcall.triggers need the alerts feature on the same bot"
-                f" ({serving[0]!r} serves rollcall but not alerts)"
-            )
-        outbound = info.data.get("outbound")
-        if value.gateway is not None and outbound is not None:
-            known = [e.id for e in outbound.endpoints]
-            if value.gateway not in known:
-                listed = ", ".join(known) or "none"
-                raise fail(
-                    f"gateway {value.gateway!r} is not an outbound endpoint (configured: {listed})"
-                )
-        return value
+        return check_rollcall(value, info.data)
 
     @field_validator("staffing")
     @classmethod
     def _check_staffing(cls, value: StaffingSettings, info: ValidationInfo) -> StaffingSettings:
-        departments = {d.id for d in info.data.get("departments") or ()}
-        for level in value.levels:
-            for department in level.departments:
-                if department not in departments:
-                    listed = ", ".join(sorted(departments)) or "none"
-                    raise fail(
-                        f"level {level.id!r} calls in department {department!r}, which is not"
-                        f" configured (departments: {listed})"
-                    )
-        bots = info.data.get("bots") or {}
-        if value.levels and not any("rollcall" in b.features for b in bots.values()):
-            raise fail("staffing levels are run by the bot with the rollcall feature; none has it")
-        return value
+        return check_staffing(value, info.data)
 
     @field_validator("data_dir")
     @classmethod

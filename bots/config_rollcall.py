@@ -6,8 +6,9 @@ about missing answers are the department's ``leads``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -123,3 +124,47 @@ class StaffingSettings(Model):
 
     def rank(self, level_id: str) -> int:
         return [level.id for level in self.levels].index(level_id)
+
+
+# --- checks against the rest of the config (called by bots.config.Config) ---------------
+
+
+def check_rollcall(value: RollCallSettings, fields: Mapping[str, Any]) -> RollCallSettings:
+    """`fields`: the config's fields validated before `rollcall` (bots, alerts, outbound)."""
+    bots = fields.get("bots") or {}
+    serving = [name for name, bot in bots.items() if "rollcall" in bot.features]
+    if serving and value.room is None:
+        alerts = fields.get("alerts")
+        if alerts is None or alerts.office_room is None:
+            raise fail("the roll call needs a room for its tally: set rollcall.room")
+    if value.triggers and serving and "alerts" not in bots[serving[0]].features:
+        raise fail(
+            f"rollcall.triggers need the alerts feature on the same bot"
+            f" ({serving[0]!r} serves rollcall but not alerts)"
+        )
+    outbound = fields.get("outbound")
+    if value.gateway is not None and outbound is not None:
+        known = [e.id for e in outbound.endpoints]
+        if value.gateway not in known:
+            listed = ", ".join(known) or "none"
+            raise fail(
+                f"gateway {value.gateway!r} is not an outbound endpoint (configured: {listed})"
+            )
+    return value
+
+
+def check_staffing(value: StaffingSettings, fields: Mapping[str, Any]) -> StaffingSettings:
+    """`fields`: the config's fields validated before `staffing` (departments, bots)."""
+    departments = {d.id for d in fields.get("departments") or ()}
+    for level in value.levels:
+        for department in level.departments:
+            if department not in departments:
+                listed = ", ".join(sorted(departments)) or "none"
+                raise fail(
+                    f"level {level.id!r} calls in department {department!r}, which is not"
+                    f" configured (departments: {listed})"
+                )
+    bots = fields.get("bots") or {}
+    if value.levels and not any("rollcall" in b.features for b in bots.values()):
+        raise fail("staffing levels are run by the bot with the rollcall feature; none has it")
+    return value
