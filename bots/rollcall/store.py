@@ -246,14 +246,6 @@ class RollCallStore:
         )
         return [_target(r) for r in rows]
 
-    async def next_due(self) -> datetime | None:
-        row = await self._db.fetchone(
-            "SELECT MIN(t.due_at) FROM rollcall_targets t JOIN rollcalls c"
-            " ON c.id = t.rollcall_id WHERE t.due_at IS NOT NULL AND c.state IN (?, ?)",
-            (State.RUNNING.value, State.HELD.value),
-        )
-        return from_ms(row[0]) if row and row[0] is not None else None
-
     async def record_question(
         self,
         target: Target,
